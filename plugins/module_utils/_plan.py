@@ -1,0 +1,41 @@
+# Copyright: (c) 2026, lastmile.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Deployment planning: how a list of hosts is cut into batches."""
+
+from __future__ import annotations
+
+import math
+import re
+
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+
+class PlanError(ValueError):
+    """A plan cannot be made from the values given."""
+
+
+def batch_size(total: int, spec) -> int:
+    """Hosts per batch for ``total`` hosts: ``spec`` is a count (3) or a share ("25%")."""
+    if isinstance(spec, bool):
+        raise PlanError("batch size %r is not a number or a percentage such as 2 or '25%%'" % (spec,))
+    if isinstance(spec, str):
+        match = _PERCENT.match(spec)
+        if match:
+            percent = float(match.group(1))
+            if not 0 < percent <= 100:
+                raise PlanError("batch size %r must be a percentage above 0 and at most 100" % (spec,))
+            return max(1, math.ceil(total * percent / 100.0 - 1e-9)) if total else 0
+        if spec.strip().isdigit():
+            spec = int(spec)
+        else:
+            raise PlanError("batch size %r is not a number or a percentage such as 2 or '25%%'" % (spec,))
+    if not isinstance(spec, int) or spec < 1:
+        raise PlanError("batch size %r must be a whole number of at least 1" % (spec,))
+    return min(spec, total) if total else 0
+
+
+def split_batches(items, spec) -> list:
+    """Cut ``items`` into consecutive batches of ``batch_size(len(items), spec)``, order kept."""
+    items = list(items)
+    size = batch_size(len(items), spec)
+    return [items[i:i + size] for i in range(0, len(items), size)] if size else []
