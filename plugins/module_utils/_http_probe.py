@@ -1,0 +1,352 @@
+# Copyright: (c) 2026, lastmile.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""HTTP from the controller: health probes, waiting until healthy, sampling, downloads.
+
+Uses ``requests``, which is imported lazily so that importing this file never fails on a
+host without it; the first call raises ProbeError saying what to install.
+Network failures never raise: they become results with ``ok=False`` and an ``error`` text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import math
+import os
+import re
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Pattern, Sequence, Union
+
+PERCENTILES = (50, 90, 95, 99)
+
+
+class ProbeError(Exception):
+    """A probe cannot be attempted (bad argument, missing library) or a download failed."""
+
+
+def _requests() -> Any:
+    try:
+        import requests
+    except ImportError:
+        raise ProbeError(
+            "the Python library 'requests' is needed where HTTP probes run (by default the "
+            "controller, via delegate_to: localhost): install it with 'pip install requests'"
+        ) from None
+    return requests
+
+
+@dataclass
+class ProbeResult:
+    """Outcome of one request. ``status`` and ``latency_ms`` are None when no response came."""
+
+    url: str
+    ok: bool
+    status: Optional[int]
+    latency_ms: Optional[float]
+    error: Optional[str]
+    body_matched: Optional[bool] = None
+
+
+@dataclass
+class WaitResult:
+    """Outcome of wait_healthy: whether it became healthy, after how many attempts."""
+
+    healthy: bool
+    attempts: int
+    elapsed_s: float
+    last: ProbeResult
+
+
+@dataclass
+class SampleStats:
+    """Figures over ``count`` requests. Latency percentiles (nearest-rank) cover requests
+    that got an HTTP response; requests without one count only as failures."""
+
+    url: str
+    count: int
+    failures: int
+    error_rate: float
+    p50_ms: Optional[float]
+    p90_ms: Optional[float]
+    p95_ms: Optional[float]
+    p99_ms: Optional[float]
+    max_ms: Optional[float]
+    statuses: Dict[str, int]
+    latencies_ms: List[float] = field(default_factory=list, repr=False)
+
+    def as_dict(self) -> dict:
+        figures = {name: getattr(self, name) for name in (
+            "url", "count", "failures", "error_rate", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms",
+        )}
+        figures["statuses"] = dict(self.statuses)
+        return figures
+
+
+@contextlib.contextmanager
+def _tls_warnings(validate_certs: bool):
+    """Silence urllib3's per-request warning when certificate checks are off on purpose."""
+    with warnings.catch_warnings():
+        if not validate_certs:
+            warnings.filterwarnings("ignore", message="Unverified HTTPS request")
+        yield
+
+
+def _check_url(url: str) -> str:
+    if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
+        raise ProbeError("URL %r is not an http:// or https:// URL" % (url,))
+    return url
+
+
+def compile_body_regex(body_regex: Union[str, Pattern, None]) -> Optional[Pattern]:
+    """Compile a body regex once, naming it when it is invalid."""
+    if body_regex is None or hasattr(body_regex, "search"):
+        return body_regex  # type: ignore[return-value]
+    try:
+        return re.compile(body_regex)
+    except re.error as exc:
+        raise ProbeError("body_regex %r is not a valid regular expression: %s" % (body_regex, exc)) from exc
+
+
+def _os_error_in(exc: BaseException) -> Optional[OSError]:
+    """Find the socket-level OSError that requests/urllib3 wrap several layers deep.
+
+    One carrying an errno (refused, unreachable) is preferred over one without
+    (RemoteDisconnected).
+    """
+    seen = set()
+    pending = [exc]
+    fallback = None
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError):
+            if current.errno:
+                return current
+            fallback = fallback or current
+        pending.extend(arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException))
+        for linked in (getattr(current, "reason", None), current.__cause__, current.__context__):
+            if isinstance(linked, BaseException):
+                pending.append(linked)
+    return fallback
+
+
+def describe_error(exc: BaseException, timeout: float) -> str:
+    """Short text for a network failure: 'connection refused', 'timed out after 2s', ..."""
+    requests = _requests()
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "timed out after %gs" % timeout
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS error: %s" % (exc.args[0] if exc.args else exc)
+    os_error = _os_error_in(exc)
+    if os_error is not None:
+        if os_error.errno == errno.ETIMEDOUT:
+            return "timed out after %gs" % timeout
+        if os_error.errno:
+            return "connection failed: %s" % (os_error.strerror or os.strerror(os_error.errno)).lower()
+        return "connection failed: %s" % (os_error.args[0] if os_error.args else type(os_error).__name__)
+    return "%s: %s" % (type(exc).__name__, exc)
+
+
+def probe(
+    url: str,
+    timeout: float,
+    expect_status: Sequence[int] = (200,),
+    body_regex: Union[str, Pattern, None] = None,
+    headers: Optional[Dict[str, str]] = None,
+    validate_certs: bool = True,
+    session: Any = None,
+) -> ProbeResult:
+    """One GET. Redirects are not followed: list 3xx codes in ``expect_status`` to accept them."""
+    requests = _requests()
+    _check_url(url)
+    pattern = compile_body_regex(body_regex)
+    own_session = session is None
+    if own_session:
+        session = requests.Session()
+    started = time.monotonic()
+    try:
+        with _tls_warnings(validate_certs):
+            response = session.get(
+                url, timeout=timeout, headers=headers, verify=validate_certs, allow_redirects=False
+            )
+            body = response.text if pattern is not None else response.content
+    except requests.exceptions.RequestException as exc:
+        return ProbeResult(url, False, None, None, describe_error(exc, timeout))
+    finally:
+        if own_session:
+            session.close()
+    latency_ms = round((time.monotonic() - started) * 1000.0, 3)
+    status = response.status_code
+    matched = bool(pattern.search(body)) if pattern is not None else None
+    error = None
+    if status not in expect_status:
+        error = "status %d (expected %s)" % (status, ", ".join(str(code) for code in expect_status))
+    elif matched is False:
+        error = "body does not match %r" % pattern.pattern
+    return ProbeResult(url, error is None, status, latency_ms, error, matched)
+
+
+def wait_healthy(
+    url: str,
+    timeout: float,
+    interval: float,
+    consecutive: int = 1,
+    request_timeout: float = 2.0,
+    expect_status: Sequence[int] = (200,),
+    body_regex: Union[str, Pattern, None] = None,
+    headers: Optional[Dict[str, str]] = None,
+    validate_certs: bool = True,
+) -> WaitResult:
+    """Probe every ``interval`` s until ``consecutive`` successes in a row or ``timeout`` s.
+
+    There is always at least one attempt, and the last attempt starts before the deadline,
+    so the wait can overrun ``timeout`` by one ``request_timeout`` at most.
+    """
+    if consecutive < 1:
+        raise ProbeError("consecutive must be at least 1, got %r" % (consecutive,))
+    requests = _requests()
+    pattern = compile_body_regex(body_regex)
+    started = time.monotonic()
+    deadline = started + timeout
+    attempts = streak = 0
+    with requests.Session() as session:
+        while True:
+            result = probe(url, request_timeout, expect_status, pattern, headers, validate_certs, session)
+            attempts += 1
+            streak = streak + 1 if result.ok else 0
+            if streak >= consecutive:
+                break
+            if time.monotonic() + interval >= deadline:
+                break
+            time.sleep(interval)
+    return WaitResult(streak >= consecutive, attempts, round(time.monotonic() - started, 3), result)
+
+
+def nearest_rank(sorted_values: Sequence[float], percentile: float) -> Optional[float]:
+    """Nearest-rank percentile: the smallest value with at least ``percentile`` % of values <= it."""
+    if not 0 < percentile <= 100:
+        raise ProbeError("percentile must be in (0, 100], got %r" % (percentile,))
+    if not sorted_values:
+        return None
+    rank = max(1, int(math.ceil(percentile / 100.0 * len(sorted_values))))
+    return sorted_values[rank - 1]
+
+
+def sample(
+    url: str,
+    count: int,
+    interval: float,
+    request_timeout: float = 2.0,
+    expect_status: Sequence[int] = (200,),
+    body_regex: Union[str, Pattern, None] = None,
+    headers: Optional[Dict[str, str]] = None,
+    validate_certs: bool = True,
+) -> SampleStats:
+    """Send ``count`` requests ``interval`` s apart over one keep-alive session."""
+    if count < 1:
+        raise ProbeError("sample count must be at least 1, got %r" % (count,))
+    requests = _requests()
+    pattern = compile_body_regex(body_regex)
+    results = []
+    with requests.Session() as session:
+        for index in range(count):
+            if index:
+                time.sleep(interval)
+            results.append(probe(url, request_timeout, expect_status, pattern, headers, validate_certs, session))
+    return summarise(url, results)
+
+
+def summarise(url: str, results: Sequence[ProbeResult]) -> SampleStats:
+    """Aggregate probe results into error rate, status counts and latency percentiles."""
+    statuses: Dict[str, int] = {}
+    for result in results:
+        key = str(result.status) if result.status is not None else "error"
+        statuses[key] = statuses.get(key, 0) + 1
+    latencies = sorted(r.latency_ms for r in results if r.latency_ms is not None)
+    failures = sum(1 for r in results if not r.ok)
+    points = {p: nearest_rank(latencies, p) for p in PERCENTILES}
+    return SampleStats(
+        url=url,
+        count=len(results),
+        failures=failures,
+        error_rate=round(float(failures) / len(results), 6) if results else 0.0,
+        p50_ms=points[50],
+        p90_ms=points[90],
+        p95_ms=points[95],
+        p99_ms=points[99],
+        max_ms=latencies[-1] if latencies else None,
+        statuses=statuses,
+        latencies_ms=latencies,
+    )
+
+
+def evaluate(
+    stats: SampleStats,
+    max_error_rate: Optional[float],
+    max_latency_ms: Optional[float],
+    latency_percentile: float = 95,
+) -> List[str]:
+    """Failure texts for every threshold the sample does not meet (None = not checked)."""
+    failures = []
+    over = "over %d samples" % stats.count
+    if max_error_rate is not None and stats.error_rate > max_error_rate:
+        failures.append(
+            "%s: error rate %.4g > %g %s (%d failed, statuses %s)"
+            % (stats.url, stats.error_rate, max_error_rate, over, stats.failures, _statuses_text(stats))
+        )
+    if max_latency_ms is not None:
+        value = nearest_rank(stats.latencies_ms, latency_percentile)
+        if value is None:
+            failures.append(
+                "%s: no response to measure p%g latency %s" % (stats.url, latency_percentile, over)
+            )
+        elif value > max_latency_ms:
+            failures.append(
+                "%s: p%g latency %.1f ms > %g ms %s"
+                % (stats.url, latency_percentile, value, max_latency_ms, over)
+            )
+    return failures
+
+
+def _statuses_text(stats: SampleStats) -> str:
+    return ", ".join("%s x%d" % (key, stats.statuses[key]) for key in sorted(stats.statuses))
+
+
+def fetch_text(url: str, timeout: float, validate_certs: bool = True) -> str:
+    """GET a small text file (a SHA256SUMS file); raise ProbeError naming the URL on failure."""
+    requests = _requests()
+    _check_url(url)
+    try:
+        with _tls_warnings(validate_certs):
+            response = requests.get(url, timeout=timeout, verify=validate_certs)
+    except requests.exceptions.RequestException as exc:
+        raise ProbeError("cannot fetch %s: %s" % (url, describe_error(exc, timeout))) from exc
+    if response.status_code != 200:
+        raise ProbeError("cannot fetch %s: status %d (expected 200)" % (url, response.status_code))
+    return response.content.decode("utf-8", errors="replace")
+
+
+def download(url: str, path: str, timeout: float, validate_certs: bool = True) -> int:
+    """Stream ``url`` into the file ``path``; return the byte count. Raises ProbeError."""
+    requests = _requests()
+    _check_url(url)
+    size = 0
+    try:
+        with _tls_warnings(validate_certs), requests.get(
+            url, timeout=timeout, verify=validate_certs, stream=True
+        ) as response:
+            if response.status_code != 200:
+                raise ProbeError("cannot download %s: status %d (expected 200)" % (url, response.status_code))
+            with open(path, "wb") as handle:
+                for block in response.iter_content(chunk_size=1024 * 1024):
+                    handle.write(block)
+                    size += len(block)
+    except requests.exceptions.RequestException as exc:
+        raise ProbeError("cannot download %s: %s" % (url, describe_error(exc, timeout))) from exc
+    except OSError as exc:
+        raise ProbeError("cannot write %s: %s" % (path, exc.strerror or exc)) from exc
+    return size

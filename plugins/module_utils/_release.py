@@ -1,0 +1,407 @@
+# Copyright: (c) 2026, lastmile.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Release directories on a host: unpack, share, switch ``current``, record, prune.
+
+Layout under a deploy root::
+
+    releases/<version>/     unpacked release, never modified once in place
+    shared/<path>           shared paths, linked into every release
+    current                 relative symlink to releases/<version>, switched atomically
+    .lastmile/state.json    release history (see _release_history)
+
+``ReleaseRoot`` loads the layout once and applies changes to disk and to its in-memory
+view, or only to the view in check mode, so a module can report the state after a change
+that was not made. The module-level functions are one-shot shortcuts over it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Any, Dict, Iterable, Iterator, List, Optional
+
+from ansible_collections.lastmile.deploy.plugins.module_utils._archive import (
+    DEFAULT_MAX_MEMBERS,
+    DEFAULT_MAX_SIZE,
+    ArchiveError,
+    extract_archive,
+)
+from ansible_collections.lastmile.deploy.plugins.module_utils._checksum import (
+    ChecksumError,
+    file_digests,
+    parse_checksum,
+)
+from ansible_collections.lastmile.deploy.plugins.module_utils._release_history import (
+    STATUSES,
+    HistoryError,
+    latest_status,
+    load_history,
+    pending_versions,
+    rollback_target,
+    save_history,
+    with_status,
+    with_switch,
+)
+from ansible_collections.lastmile.deploy.plugins.module_utils._release_fs import (
+    FsError,
+    link_shared,
+    make_dirs,
+    normalise_shared_path,
+    read_marker,
+    remove_tree,
+    temp_name,
+    undo_created,
+    write_marker,
+)
+from ansible_collections.lastmile.deploy.plugins.module_utils._version import (
+    VersionError,
+    validate_version,
+)
+
+RELEASES_DIR = "releases"
+CURRENT_LINK = "current"
+
+
+class ReleaseError(Exception):
+    """A release operation cannot be done as asked."""
+
+
+@contextlib.contextmanager
+def _os_errors(action: str) -> Iterator[None]:
+    """Turn OSError (and history errors) into ReleaseError naming what was being done."""
+    try:
+        yield
+    except HistoryError as exc:
+        raise ReleaseError(str(exc)) from exc
+    except OSError as exc:
+        where = " (%s)" % exc.filename if exc.filename else ""
+        raise ReleaseError("cannot %s%s: %s" % (action, where, exc.strerror or exc)) from exc
+
+
+def _checked(version: str) -> str:
+    try:
+        return validate_version(version)
+    except VersionError as exc:
+        raise ReleaseError(str(exc)) from exc
+
+
+def archive_checksum(src: str, expected: Optional[str] = None) -> str:
+    """``sha256:<hex>`` of the archive, after checking it against ``expected`` if given."""
+    if not os.path.isfile(src):
+        raise ReleaseError(
+            "src %s is not a file on the managed host: copy the archive there first" % src
+        )
+    try:
+        algorithm, wanted = parse_checksum(expected) if expected else ("sha256", None)
+        digests = file_digests(src, {"sha256", algorithm})
+    except ChecksumError as exc:
+        raise ReleaseError(str(exc)) from exc
+    if wanted is not None and digests[algorithm] != wanted:
+        raise ReleaseError(
+            "checksum mismatch for %s: expected %s:%s, got %s:%s"
+            % (src, algorithm, wanted, algorithm, digests[algorithm])
+        )
+    return "sha256:" + digests["sha256"]
+
+
+class ReleaseRoot:
+    """The release layout under one deploy root."""
+
+    def __init__(self, root: str, check_mode: bool = False):
+        self.root = os.path.abspath(root)
+        self.check_mode = check_mode
+        self.releases_dir = os.path.join(self.root, RELEASES_DIR)
+        with _os_errors("read the releases in %s" % self.root):
+            self.current = self._read_current()
+            self.releases = self._scan_releases()
+            self.history = load_history(self.root)
+        self._planned_checksums: Dict[str, str] = {}
+
+    def path(self, version: str) -> str:
+        return os.path.join(self.releases_dir, _checked(version))
+
+    def _read_current(self) -> Optional[str]:
+        link = os.path.join(self.root, CURRENT_LINK)
+        if not os.path.lexists(link):
+            return None
+        if not os.path.islink(link):
+            raise ReleaseError(
+                "%s exists and is not a symlink: expected a link to releases/<version>" % link
+            )
+        target = os.path.normpath(os.path.join(self.root, os.readlink(link)))
+        parent = os.path.realpath(os.path.dirname(target))
+        if parent != os.path.realpath(self.releases_dir):
+            return None
+        return os.path.basename(target)
+
+    def _scan_releases(self) -> List[str]:
+        try:
+            names = os.listdir(self.releases_dir)
+        except FileNotFoundError:
+            return []
+        found = []
+        for name in names:
+            path = os.path.join(self.releases_dir, name)
+            if name.startswith(".") or os.path.islink(path) or not os.path.isdir(path):
+                continue
+            try:
+                validate_version(name)
+            except VersionError:
+                continue
+            marker = read_marker(path) or {}
+            found.append((str(marker.get("unpacked_at") or ""), name))
+        return [name for _unpacked_at, name in sorted(found)]
+
+    @property
+    def previous(self) -> Optional[str]:
+        """Rollback target: see ``rollback_target`` for the exact rule."""
+        return rollback_target(self.history, self.current, self.releases)
+
+    def status(self, version: Optional[str]) -> Optional[str]:
+        """Status of the newest history entry of ``version``, None if it has none."""
+        return latest_status(self.history, version)
+
+    def checksum(self, version: str) -> Optional[str]:
+        if version in self._planned_checksums:
+            return self._planned_checksums[version]
+        if version not in self.releases:
+            return None
+        return (read_marker(self.path(version)) or {}).get("checksum")
+
+    def summary(self) -> Dict[str, Any]:
+        return {
+            "current": self.current,
+            "previous": self.previous,
+            "releases": list(self.releases),
+            "history": [dict(entry) for entry in self.history],
+            "current_status": self.status(self.current),
+        }
+
+    def unpack(
+        self,
+        version: str,
+        src: Optional[str] = None,
+        checksum: Optional[str] = None,
+        shared_paths: Iterable[str] = (),
+        strip_components: int = 0,
+        force: bool = False,
+        max_size: int = DEFAULT_MAX_SIZE,
+        max_members: int = DEFAULT_MAX_MEMBERS,
+    ) -> Dict[str, Any]:
+        """Put ``releases/<version>`` in place from ``src``; a no-op when it is already there.
+
+        An existing release with another archive checksum is an error (release ids are
+        immutable) unless ``force``, which replaces it atomically, but never the current one.
+        """
+        version = _checked(version)
+        try:
+            shared = [normalise_shared_path(path) for path in shared_paths]
+        except FsError as exc:
+            raise ReleaseError(str(exc)) from exc
+        present = version in self.releases
+        before = {"release": "present" if present else "absent", "checksum": self.checksum(version)}
+        if src is None:
+            if not present and self.check_mode:
+                # A check run never unpacks, so a release staged earlier in the same run is not
+                # there yet: assume it would be, and report the change.
+                self.releases.append(version)
+                return {"changed": True, "before": before, "after": {"release": "present", "checksum": None}}
+            if not present:
+                raise ReleaseError(
+                    "release %r is not in %s and no src was given to unpack it from"
+                    % (version, self.releases_dir)
+                )
+            return {"changed": False, "before": before, "after": before}
+        digest = archive_checksum(src, checksum)
+        if present:
+            if digest == before["checksum"]:
+                return {"changed": False, "before": before, "after": before}
+            if not force:
+                raise ReleaseError(
+                    "release %r already exists with checksum %s but %s has checksum %s: release "
+                    "ids are immutable, use a new version (or force to replace it)"
+                    % (version, before["checksum"], src, digest)
+                )
+            if version == self.current:
+                raise ReleaseError(
+                    "refusing to force-replace release %r: it is the current release" % version
+                )
+        if not self.check_mode:
+            self._extract(version, src, digest, shared, strip_components, max_size, max_members)
+        if not present:
+            self.releases.append(version)
+        self._planned_checksums[version] = digest
+        return {"changed": True, "before": before, "after": {"release": "present", "checksum": digest}}
+
+    def _extract(self, version, src, digest, shared, strip_components, max_size, max_members):
+        final = self.path(version)
+        created: List[str] = []
+        tmp = None
+        try:
+            make_dirs(self.releases_dir, created)
+            tmp = temp_name(self.releases_dir, ".tmp-%s-" % version)
+            os.mkdir(tmp, 0o700)
+            extract_archive(src, tmp, max_size, max_members, strip_components)
+            link_shared(os.path.join(self.root, "shared"), tmp, final, shared, created)
+            write_marker(tmp, version, digest)
+            os.chmod(tmp, 0o755)
+            if os.path.isdir(final):
+                aside = temp_name(self.releases_dir, ".old-%s-" % version)
+                os.rename(final, aside)
+                try:
+                    os.rename(tmp, final)
+                except OSError:
+                    os.rename(aside, final)
+                    raise
+                remove_tree(aside)
+            else:
+                os.rename(tmp, final)
+            tmp = None
+        except (ArchiveError, FsError) as exc:
+            self._cleanup(tmp, created)
+            raise ReleaseError(str(exc)) from exc
+        except OSError as exc:
+            self._cleanup(tmp, created)
+            raise ReleaseError(
+                "cannot unpack %s into %s: %s" % (src, final, exc.strerror or exc)
+            ) from exc
+        except BaseException:
+            self._cleanup(tmp, created)
+            raise
+
+    @staticmethod
+    def _cleanup(tmp: Optional[str], created: List[str]) -> None:
+        if tmp is not None and os.path.lexists(tmp):
+            remove_tree(tmp)
+        undo_created(created)
+
+    def switch_current(self, version: str) -> Dict[str, Any]:
+        """Point ``current`` at ``releases/<version>`` atomically; record a pending entry."""
+        version = _checked(version)
+        before = {"current": self.current}
+        if self.current == version:
+            return {"changed": False, "before": before, "after": before}
+        if version not in self.releases:
+            raise ReleaseError(
+                "release %r is not unpacked: expected a directory %s" % (version, self.path(version))
+            )
+        history = with_switch(self.history, version)
+        if not self.check_mode:
+            with _os_errors("point current at release %r" % version):
+                self._replace_link(version)
+                save_history(self.root, history)
+        self.current = version
+        self.history = history
+        return {"changed": True, "before": before, "after": {"current": version}}
+
+    def _replace_link(self, version: str) -> None:
+        """A new link next to ``current``, renamed over it: readers never see it missing."""
+        link = os.path.join(self.root, CURRENT_LINK)
+        tmp_link = temp_name(self.root, CURRENT_LINK + ".tmp-")
+        os.symlink(os.path.join(RELEASES_DIR, version), tmp_link)
+        try:
+            os.replace(tmp_link, link)
+        except OSError:
+            os.unlink(tmp_link)
+            raise
+
+    def mark(self, version: str, status: str) -> Dict[str, Any]:
+        """Set the status of the newest history entry of ``version``."""
+        version = _checked(version)
+        if status not in STATUSES:
+            raise ReleaseError("status %r is not valid: expected one of %s" % (status, ", ".join(STATUSES)))
+        if status == "succeeded" and version != self.current and not self.check_mode:
+            # (a check run has not switched: the switch earlier in the same run only said it would)
+            raise ReleaseError(
+                "cannot record release %r as succeeded: the current release is %r, and only "
+                "the current release can succeed" % (version, self.current)
+            )
+        before = {"status": self.status(version)}
+        if before["status"] == status:
+            return {"changed": False, "before": before, "after": before}
+        history = with_status(self.history, version, status)
+        if not self.check_mode:
+            with _os_errors("record release %r as %s" % (version, status)):
+                save_history(self.root, history)
+        self.history = history
+        return {"changed": True, "before": before, "after": {"status": status}}
+
+    def remove(self, version: str) -> Dict[str, Any]:
+        """Delete ``releases/<version>``; never the current release."""
+        version = _checked(version)
+        if version == self.current:
+            raise ReleaseError("refusing to remove release %r: it is the current release" % version)
+        if version not in self.releases:
+            return {"changed": False, "before": {"release": "absent"}, "after": {"release": "absent"}}
+        if not self.check_mode:
+            # Renamed away first, so a half-deleted tree never shows under a release id.
+            with _os_errors("remove release %r" % version):
+                aside = temp_name(self.releases_dir, ".rm-%s-" % version)
+                os.rename(self.path(version), aside)
+                remove_tree(aside)
+        self.releases.remove(version)
+        self._planned_checksums.pop(version, None)
+        return {"changed": True, "before": {"release": "present"}, "after": {"release": "absent"}}
+
+    def prune(self, keep: int) -> List[str]:
+        """Remove the oldest releases beyond ``keep``; return the removed versions.
+
+        Never removes the current release, the rollback target or a release with a
+        pending history entry (those still count towards ``keep``). ``keep=0`` disables.
+        """
+        if not isinstance(keep, int) or keep < 0:
+            raise ReleaseError("keep_releases is %r: expected 0 (keep all) or more" % (keep,))
+        if keep == 0:
+            return []
+        protected = {self.current, self.previous} | set(pending_versions(self.history))
+        excess = len(self.releases) - keep
+        removed = []
+        for version in list(self.releases):
+            if excess <= 0:
+                break
+            if version in protected:
+                continue
+            self.remove(version)
+            removed.append(version)
+            excess -= 1
+        return removed
+
+
+def current_release(root: str) -> Optional[str]:
+    """Version ``<root>/current`` points at, None if there is no such link."""
+    return ReleaseRoot(root).current
+
+
+def releases(root: str) -> List[str]:
+    """Unpacked releases, oldest first (marker ``unpacked_at``, then name)."""
+    return ReleaseRoot(root).releases
+
+
+def previous_release(root: str) -> Optional[str]:
+    """The rollback target of the host, see ``rollback_target``."""
+    return ReleaseRoot(root).previous
+
+
+def unpack(root: str, version: str, src: Optional[str] = None, check_mode: bool = False, **options: Any) -> Dict[str, Any]:
+    """One-shot ``ReleaseRoot.unpack``."""
+    return ReleaseRoot(root, check_mode).unpack(version, src, **options)
+
+
+def switch_current(root: str, version: str, check_mode: bool = False) -> Dict[str, Any]:
+    """One-shot ``ReleaseRoot.switch_current``."""
+    return ReleaseRoot(root, check_mode).switch_current(version)
+
+
+def mark(root: str, version: str, status: str, check_mode: bool = False) -> Dict[str, Any]:
+    """One-shot ``ReleaseRoot.mark``."""
+    return ReleaseRoot(root, check_mode).mark(version, status)
+
+
+def remove_release(root: str, version: str, check_mode: bool = False) -> Dict[str, Any]:
+    """One-shot ``ReleaseRoot.remove``."""
+    return ReleaseRoot(root, check_mode).remove(version)
+
+
+def prune(root: str, keep: int, check_mode: bool = False) -> List[str]:
+    """One-shot ``ReleaseRoot.prune``."""
+    return ReleaseRoot(root, check_mode).prune(keep)

@@ -1,0 +1,139 @@
+# Copyright: (c) 2026, lastmile.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The release history of a host (``<root>/.lastmile/state.json``) and its rollback target."""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import json
+import os
+import tempfile
+from typing import Any, Dict, Iterable, List, Optional
+
+STATUSES = ("pending", "succeeded", "failed", "rolled_back")
+STATE_DIR = ".lastmile"
+STATE_FILE = "state.json"
+
+Entry = Dict[str, Any]
+
+
+class HistoryError(Exception):
+    """The state file is unreadable or a history change is not allowed."""
+
+
+def timestamp() -> str:
+    """UTC time as ISO 8601 with microseconds, e.g. ``2026-01-02T03:04:05.000006Z``."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def state_path(root: str) -> str:
+    return os.path.join(root, STATE_DIR, STATE_FILE)
+
+
+def load_history(root: str) -> List[Entry]:
+    """Entries oldest first; an empty list when the state file does not exist yet."""
+    path = state_path(root)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        raise HistoryError("cannot read release history %s: %s" % (path, exc)) from exc
+    history = data.get("history") if isinstance(data, dict) else None
+    if not isinstance(history, list) or not all(
+        isinstance(entry, dict) and isinstance(entry.get("version"), str)
+        and entry.get("status") in STATUSES for entry in history
+    ):
+        raise HistoryError(
+            "release history %s is malformed: expected {\"history\": [{\"version\", \"status\", "
+            "\"switched_at\", \"finished_at\"}, ...]} with status one of %s"
+            % (path, ", ".join(STATUSES))
+        )
+    return history
+
+
+def save_history(root: str, history: List[Entry]) -> None:
+    """Write the state file atomically: a temp file in the same directory, then rename."""
+    directory = os.path.join(root, STATE_DIR)
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump({"history": history}, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, state_path(root))
+    except BaseException:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def latest_index(history: List[Entry], version: str) -> Optional[int]:
+    """Index of the newest entry for ``version``, None if it has none."""
+    for index in range(len(history) - 1, -1, -1):
+        if history[index]["version"] == version:
+            return index
+    return None
+
+
+def latest_status(history: List[Entry], version: Optional[str]) -> Optional[str]:
+    index = latest_index(history, version) if version is not None else None
+    return history[index]["status"] if index is not None else None
+
+
+def with_switch(history: List[Entry], version: str) -> List[Entry]:
+    """History after ``current`` was switched to ``version``: a new pending entry."""
+    entry = {"version": version, "status": "pending", "switched_at": timestamp(), "finished_at": None}
+    return copy.deepcopy(history) + [entry]
+
+
+def with_status(history: List[Entry], version: str, status: str) -> List[Entry]:
+    """History with the newest entry of ``version`` set to ``status``.
+
+    A version without entries (e.g. a release linked by another tool) gets a new entry
+    with ``switched_at`` null.
+    """
+    if status not in STATUSES:
+        raise HistoryError("status %r is not valid: expected one of %s" % (status, ", ".join(STATUSES)))
+    result = copy.deepcopy(history)
+    index = latest_index(result, version)
+    if index is None:
+        result.append({"version": version, "status": status, "switched_at": None, "finished_at": None})
+        index = len(result) - 1
+    result[index]["status"] = status
+    result[index]["finished_at"] = None if status == "pending" else timestamp()
+    return result
+
+
+def rollback_target(history: List[Entry], current: Optional[str], present: Iterable[str]) -> Optional[str]:
+    """The release to go back to from ``current``, or None.
+
+    Only entries older than the newest entry of ``current`` are considered (all entries
+    when ``current`` is None or has none). Among them, the newest one with status
+    ``succeeded``, a version other than ``current`` and a release directory still in
+    ``present`` wins. Each version is judged by its newest considered entry only, so a
+    release that succeeded once and failed or was rolled back later is not a target;
+    pending, failed and rolled_back entries never are.
+    """
+    present = set(present)
+    end = latest_index(history, current) if current is not None else None
+    considered = history if end is None else history[:end]
+    judged = set()
+    for entry in reversed(considered):
+        version = entry["version"]
+        if version in judged:
+            continue
+        judged.add(version)
+        if entry["status"] == "succeeded" and version != current and version in present:
+            return version
+    return None
+
+
+def pending_versions(history: List[Entry]) -> List[str]:
+    """Versions that have at least one pending entry."""
+    return sorted({entry["version"] for entry in history if entry["status"] == "pending"})

@@ -1,0 +1,150 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, lastmile.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: host_capacity
+short_description: Check that a host has enough free disk, CPU and memory for a deployment
+version_added: 0.1.0
+description:
+  - Measures free disk space on the filesystem holding O(path), CPU busy time over a short
+    sample, used memory and the load average, and fails when any threshold is not met.
+  - All failed thresholds are reported in one message, each naming the measured value and the
+    threshold, so a precheck fails before anything is changed on any host.
+  - Needs only the Python standard library and Linux C(/proc).
+author:
+  - lastmile.deploy contributors (@lastmile-deploy)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - The module only reads; it behaves the same in check mode.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+    details:
+      - Linux only (reads C(/proc/stat), C(/proc/meminfo) and C(/proc/loadavg)).
+options:
+  path:
+    description:
+      - A path on the filesystem whose free space is checked, usually the deployment root.
+      - Must exist.
+    type: path
+    default: /
+  min_disk_free_percent:
+    description:
+      - Lowest acceptable share of the filesystem still available to unprivileged users
+        (space reserved for root does not count).
+    type: float
+    default: 20
+  max_cpu_percent:
+    description:
+      - Highest acceptable CPU busy percentage (all CPUs together; I/O wait counts as idle).
+    type: float
+    default: 70
+  max_memory_percent:
+    description:
+      - Highest acceptable used memory percentage, computed as 100 * (1 - MemAvailable / MemTotal).
+    type: float
+    default: 80
+  cpu_sample_seconds:
+    description:
+      - Seconds between the two C(/proc/stat) readings that give the CPU figure.
+    type: float
+    default: 1.0
+notes:
+  - The load average is reported, not checked.
+seealso:
+  - module: lastmile.deploy.artifact_verify
+  - module: lastmile.deploy.health_check
+"""
+
+EXAMPLES = r"""
+- name: Check capacity with the default thresholds
+  lastmile.deploy.host_capacity:
+    path: /opt/shop
+
+- name: Allow busier hosts, demand more disk
+  lastmile.deploy.host_capacity:
+    path: /opt/shop
+    min_disk_free_percent: 30
+    max_cpu_percent: 90
+    cpu_sample_seconds: 2
+  register: capacity
+"""
+
+RETURN = r"""
+disk_free_percent:
+  description: Percentage of the filesystem holding O(path) available to unprivileged users.
+  returned: always
+  type: float
+  sample: 63.41
+cpu_percent:
+  description: CPU busy percentage over O(cpu_sample_seconds).
+  returned: always
+  type: float
+  sample: 12.5
+memory_used_percent:
+  description: Used memory percentage, 100 * (1 - MemAvailable / MemTotal).
+  returned: always
+  type: float
+  sample: 41.07
+load_average:
+  description: The 1, 5 and 15 minute load averages.
+  returned: always
+  type: list
+  elements: float
+  sample: [0.42, 0.35, 0.3]
+failures:
+  description: One text per threshold not met, naming the figure, the value and the threshold.
+  returned: always
+  type: list
+  elements: str
+  sample: ["disk free on /opt/shop is 12.3% (minimum 20%)"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.lastmile.deploy.plugins.module_utils._capacity import (
+    CapacityError,
+    check_capacity,
+)
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", default="/"),
+            min_disk_free_percent=dict(type="float", default=20.0),
+            max_cpu_percent=dict(type="float", default=70.0),
+            max_memory_percent=dict(type="float", default=80.0),
+            cpu_sample_seconds=dict(type="float", default=1.0),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        report = check_capacity(
+            params["path"],
+            min_disk_free_percent=params["min_disk_free_percent"],
+            max_cpu_percent=params["max_cpu_percent"],
+            max_memory_percent=params["max_memory_percent"],
+            sample_seconds=params["cpu_sample_seconds"],
+        )
+    except CapacityError as exc:
+        module.fail_json(msg=str(exc))
+    figures = report.as_dict()
+    figures.pop("path")
+    if report.failures:
+        module.fail_json(msg="not enough capacity: %s" % "; ".join(report.failures), **figures)
+    module.exit_json(changed=False, **figures)
+
+
+if __name__ == "__main__":
+    main()

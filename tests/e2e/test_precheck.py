@@ -1,0 +1,71 @@
+"""Bad input and unmet preconditions stop a deployment before any host or the LB changes."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import host_state, run_playbook
+from helpers import FAST, ensure
+
+
+def attempt(fleet, **overrides):
+    artifact = fleet.build_release("v9")
+    extra_vars = {
+        **FAST,
+        "deploy_version": "v9",
+        "deploy_artifact": str(artifact.path),
+        "deploy_checksum": artifact.checksum,
+    }
+    extra_vars.update(overrides)
+    before = host_state(fleet)
+    run = run_playbook(fleet, "deploy", extra_vars)
+    assert run.rc != 0, "the deployment should have been refused"
+    assert host_state(fleet) == before, "a refused deployment changed hosts or the LB"
+    assert "v9" not in set(fleet.versions().values())
+    return run.output
+
+
+@pytest.fixture(scope="module", autouse=True)
+def deployed(fleet):
+    ensure(fleet, "v1")
+
+
+def test_wrong_checksum(fleet):
+    out = attempt(fleet, deploy_checksum="sha256:" + "0" * 64)
+    assert "0" * 64 in out and "v9" in out
+
+
+def test_missing_artifact(fleet):
+    out = attempt(fleet, deploy_artifact="/nonexistent/sample-v9.tar.gz")
+    assert "/nonexistent/sample-v9.tar.gz" in out
+
+
+def test_unknown_lb_server_name(fleet):
+    host = fleet.hosts[1].name
+    out = attempt(fleet, deploy_lb_server="{{ 'ghost-' ~ inventory_hostname if inventory_hostname == '%s' else inventory_hostname }}" % host)
+    assert f"ghost-{host}" in out and "not in HAProxy backend" in out
+
+
+def test_unreachable_haproxy_socket(fleet):
+    out = attempt(fleet, deploy_haproxy_socket="/tmp/lastmile-no-such.sock")
+    assert "/tmp/lastmile-no-such.sock" in out
+
+
+def test_capacity_threshold_not_met(fleet):
+    out = attempt(fleet, deploy_min_disk_free_percent=100)
+    assert "disk" in out.lower() and "100" in out
+
+
+def test_bad_version_id(fleet):
+    out = attempt(fleet, deploy_version="../evil")
+    assert "../evil" in out and "release id" in out
+
+
+def test_precheck_playbook_passes_and_changes_nothing(fleet):
+    artifact = fleet.build_release("v9")
+    before = host_state(fleet)
+    run = run_playbook(fleet, "precheck", {**FAST, "deploy_version": "v9", "deploy_artifact": str(artifact.path),
+                                           "deploy_checksum": artifact.checksum})
+    assert run.rc == 0, run.output[-3000:]
+    assert run.total_changed() == 0
+    assert host_state(fleet) == before

@@ -1,0 +1,95 @@
+"""Rolling deployments on a real fleet behind HAProxy, under steady traffic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import host_state, run_playbook
+from helpers import FAST, deploy, ensure, history
+
+
+def test_rolling_v1_to_v2_under_load_fails_no_request(fleet):
+    ensure(fleet, "v1")
+    with fleet.load() as load:
+        run = deploy(fleet, "v2")
+    report = load.snapshot()
+    assert run.rc == 0, run.output[-3000:]
+    assert report.total > 200, f"too little traffic to prove anything: {report}"
+    assert report.failed == 0, f"users saw failures during the rollout: {report}"
+    assert "v2" in report.versions, report
+    for host in fleet.hosts:
+        assert host.version() == "v2", host.name
+        assert host.current_target() == "releases/v2", host.name
+        assert (Path(host.root) / "releases" / "v1").is_dir(), f"v1 gone from {host.name}"
+        assert history(host)[-1]["version"] == "v2" and history(host)[-1]["status"] == "succeeded"
+    lb = fleet.haproxy.server_states()
+    assert {s["admin"] for s in lb.values()} == {"ready"}, lb
+    assert {s["weight"] for s in lb.values()} == {100}, lb
+
+
+def test_same_deployment_again_changes_nothing(fleet):
+    ensure(fleet, "v1", "v2")
+    before = host_state(fleet)
+    run = deploy(fleet, "v2")
+    assert run.rc == 0, run.output[-3000:]
+    assert set(run.recap) >= {h.name for h in fleet.hosts}
+    assert run.total_changed() == 0, {h: c["changed"] for h, c in run.recap.items()}
+    assert host_state(fleet) == before
+
+
+def test_release_that_never_starts_is_rolled_back_without_failed_requests(fleet):
+    ensure(fleet, "v1", "v2")
+    lb_before = fleet.haproxy.server_states()
+    with fleet.load() as load:
+        run = deploy(fleet, "v3bad", mode="nostart", deploy_health_timeout=5)
+    report = load.snapshot()
+    assert run.rc != 0
+    first = fleet.hosts[0].name
+    assert f"{first}:" in run.output and "rolled back" in run.output, run.output[-3000:]
+    assert report.failed == 0, f"users saw failures: {report}"
+    assert set(fleet.versions().values()) == {"v2"}
+    for host in fleet.hosts:
+        assert host.current_target() == "releases/v2"
+    assert history(fleet.hosts[0])[-1]["status"] in ("succeeded",)
+    assert any(e["version"] == "v3bad" and e["status"] == "failed" for e in history(fleet.hosts[0]))
+    lb_after = fleet.haproxy.server_states()
+    assert {n: (s["admin"], s["weight"]) for n, s in lb_after.items()} == \
+        {n: (s["admin"], s["weight"]) for n, s in lb_before.items()}
+
+
+def test_release_that_answers_unhealthy_names_host_and_check(fleet):
+    ensure(fleet, "v1", "v2")
+    run = deploy(fleet, "v4sick", mode="unhealthy", deploy_health_timeout=4)
+    assert run.rc != 0
+    assert f"{fleet.hosts[0].name}:" in run.output
+    assert "Verify the health" in run.output and "503" in run.output, run.output[-3000:]
+    assert set(fleet.versions().values()) == {"v2"}
+
+
+def test_rollback_restores_previous_release_and_skips_failed_one(fleet):
+    ensure(fleet, "v1", "v2")
+    # a failed deployment in between must never become the rollback target
+    failed = deploy(fleet, "v3bad", mode="nostart", deploy_health_timeout=5)
+    assert failed.rc != 0
+    with fleet.load() as load:
+        run = run_playbook(fleet, "rollback", {**FAST})
+    assert run.rc == 0, run.output[-3000:]
+    assert load.snapshot().failed == 0, load.snapshot()
+    assert set(fleet.versions().values()) == {"v1"}
+    for host in fleet.hosts:
+        assert host.current_target() == "releases/v1"
+        statuses = {e["version"]: e["status"] for e in history(host)}
+        assert statuses["v2"] == "rolled_back"
+        assert statuses["v1"] == "succeeded"
+    # only the first batch ever ran v3bad; it is recorded there as failed
+    assert {e["version"]: e["status"] for e in history(fleet.hosts[0])}["v3bad"] == "failed"
+
+
+def test_check_mode_changes_nothing(fleet):
+    ensure(fleet, "v1")
+    before = host_state(fleet)
+    run = deploy(fleet, "v5", args=("--check", "--diff"))
+    assert run.rc == 0, run.output[-3000:]
+    assert run.total_changed() > 0, "check mode must say what would change"
+    assert host_state(fleet) == before
+    assert set(fleet.versions().values()) == {"v1"}
