@@ -8,6 +8,8 @@ DOCUMENTATION = r"""
 name: batches
 short_description: Cut a list of hosts into deployment batches
 version_added: 0.1.0
+author:
+  - lastmile.deploy contributors (@lastmile-deploy)
 description:
   - Splits a list (usually host names) into consecutive batches, keeping the order.
   - The batch size is a count such as V(2) or a share of the list such as V(25%), rounded up, at least one.

@@ -51,10 +51,19 @@ def _read(path: str) -> str:
         raise CapacityError("cannot read %s: %s" % (path, exc.strerror or exc)) from exc
 
 
+def existing_parent(path: str) -> str:
+    """``path`` itself, or its nearest existing parent (a deploy root may not exist yet)."""
+    path = os.path.abspath(path)
+    while not os.path.exists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    return path
+
+
 def disk_free_percent(path: str) -> float:
-    """Percentage of the filesystem holding ``path`` that unprivileged users can still use."""
+    """Percentage of the filesystem holding ``path`` (or its nearest existing parent) that
+    unprivileged users can still use."""
     try:
-        stats = os.statvfs(path)
+        stats = os.statvfs(existing_parent(path))
     except OSError as exc:
         raise CapacityError("cannot stat filesystem of %s: %s" % (path, exc.strerror or exc)) from exc
     if stats.f_blocks == 0:

@@ -6,25 +6,19 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_client import (  # noqa: F401
+from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_client import (
     HAProxyError,
     RuntimeClient,
     check_reply,
 )
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_state import (  # noqa: F401
-    ADMIN_STATES,
-    MAX_WEIGHT,
-    MIN_WEIGHT,
+from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_state import (
     Server,
-    admin_and_weight,
     merge_servers,
     parse_servers_state,
     parse_stat,
     plan_commands,
-    preview,
     require_servers,
     stat_backends,
-    unmet_changes,
     validate_name,
 )
 

@@ -15,7 +15,7 @@ description:
     canary and stable servers.
 version_added: 0.1.0
 author:
-  - lastmile.deploy contributors
+  - lastmile.deploy contributors (@lastmile-deploy)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:

@@ -20,7 +20,7 @@ description:
     C(server-state-file) and C(load-server-state-from-file).
 version_added: 0.1.0
 author:
-  - lastmile.deploy contributors
+  - lastmile.deploy contributors (@lastmile-deploy)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -161,10 +161,12 @@ commands:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy import (
-    ADMIN_STATES,
     DEFAULT_SOCKET,
     HAProxy,
     HAProxyError,
+)
+from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_state import (
+    ADMIN_STATES,
     admin_and_weight,
     plan_commands,
     preview,

@@ -93,3 +93,16 @@ def test_check_mode_changes_nothing(fleet):
     assert run.total_changed() > 0, "check mode must say what would change"
     assert host_state(fleet) == before
     assert set(fleet.versions().values()) == {"v1"}
+
+
+def test_rolling_without_load_balancer_touches_no_lb_state(fleet):
+    ensure(fleet, "v1")
+    # an operator-set weight: a run without an LB provider must leave it alone
+    fleet.haproxy.command("set server sample/app2 weight 42")
+    try:
+        run = deploy(fleet, "v6", deploy_lb_provider="none", deploy_batch="50%")
+        assert run.rc == 0, run.output[-3000:]
+        assert set(fleet.versions().values()) == {"v6"}
+        assert fleet.haproxy.server_states()["app2"]["weight"] == 42
+    finally:
+        fleet.haproxy.command("set server sample/app2 weight 100")

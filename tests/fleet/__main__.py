@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, lastmile.deploy contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Command line: ``python -m fleet up|down|status|build|install|load`` (run with PYTHONPATH=tests)."""
+"""Command line: ``python -m fleet up|down|status|build|install|load|demo`` (run with PYTHONPATH=tests)."""
 from __future__ import annotations
 
 import argparse
@@ -12,6 +12,7 @@ from dataclasses import asdict
 from typing import List, Optional
 
 from fleet.artifacts import MODES, find_artifact
+from fleet.demo import main as run_demo
 from fleet.fleet import Fleet
 from fleet.procs import FleetError
 
@@ -88,6 +89,10 @@ def cmd_load(args: argparse.Namespace) -> int:
     return 0 if report.failed == 0 else 1
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    return run_demo()
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m fleet", description="local lastmile.deploy test fleet")
     sub = p.add_subparsers(dest="command", required=True)
@@ -131,6 +136,9 @@ def parser() -> argparse.ArgumentParser:
     load.add_argument("--concurrency", type=int, default=4)
     load.add_argument("--pause", type=float, default=0.0)
     load.set_defaults(func=cmd_load)
+
+    demo = sub.add_parser("demo", help="rolling deployment of v1 then v2 under live load on a fresh 4-host fleet")
+    demo.set_defaults(func=cmd_demo)
     return p
 
 

@@ -69,7 +69,7 @@ def _static_files(version: str, mode: str) -> Dict[str, bytes]:
 def _tar_bytes(files: Dict[str, bytes], dirs: tuple) -> bytes:
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        entries = [(d, None) for d in dirs] + [(name, data) for name, data in files.items()]
+        entries = [(d, None) for d in dirs] + list(files.items())
         for name, data in sorted(entries, key=lambda e: e[0]):
             info = tarfile.TarInfo(name)
             info.mtime = FIXED_MTIME

@@ -205,7 +205,7 @@ class Fleet:
     def diagnostics(self, lines: int = 20) -> str:
         """Tails of every log in the work dir, for failure messages."""
         out = []
-        for dirpath, _, files in sorted(os.walk(self.workdir)):
+        for dirpath, dirnames, files in sorted(os.walk(self.workdir)):
             for name in sorted(files):
                 if name.endswith((".log", ".stdout")):
                     path = os.path.join(dirpath, name)

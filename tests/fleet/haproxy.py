@@ -65,7 +65,7 @@ def runtime_command(socket_path: str, command: str, timeout: float = 5.0) -> str
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         target: object = socket_path
     else:
-        host, _, port = socket_path.rpartition(":")
+        host, colon, port = socket_path.rpartition(":")
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         target = (host, int(port))
     with sock:

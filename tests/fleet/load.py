@@ -23,7 +23,7 @@ class LoadReport:
     total: int = 0
     ok: int = 0
     failed: int = 0
-    failures: Dict[str, int] = field(default_factory=lambda: dict.fromkeys(FAILURE_KINDS, 0))
+    failures: Dict[str, int] = field(default_factory=lambda: {kind: 0 for kind in FAILURE_KINDS})
     status_codes: Dict[int, int] = field(default_factory=dict)  # non-2xx answers by code
     versions: Dict[str, int] = field(default_factory=dict)  # from the JSON body of 2xx answers
     hosts: Dict[str, int] = field(default_factory=dict)

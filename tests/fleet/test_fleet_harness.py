@@ -86,7 +86,7 @@ def test_sample_app_errors_mode_spreads_failures_exactly(tmp_path):
     app = run_app(unpack(artifact, tmp_path / "rel"), port)
     try:
         wait_until(lambda: port_open("127.0.0.1", port), 10, "sample app listening")
-        codes = [get("http://127.0.0.1:%d/" % port)[0] for _ in range(20)]
+        codes = [get("http://127.0.0.1:%d/" % port)[0] for request in range(20)]
         health = get("http://127.0.0.1:%d/health" % port)
     finally:
         app.send_signal(signal.SIGTERM)
@@ -110,7 +110,7 @@ def test_sample_app_sigterm_finishes_in_flight_request(tmp_path):
         wait_until(lambda: not port_open("127.0.0.1", port), 1.8, "listener closed after SIGTERM")
         assert slow.is_alive(), "the slow request should still be in flight when the listener closes"
         slow.join(10)
-        output, _ = app.communicate(timeout=10)
+        output, errors = app.communicate(timeout=10)
     finally:
         if app.poll() is None:
             app.kill()
@@ -125,7 +125,7 @@ def test_sample_app_nostart_exits_at_once(tmp_path):
     artifact = build_release(str(tmp_path / "art"), "v7", mode="nostart")
     port = free_port()
     app = run_app(unpack(artifact, tmp_path / "rel"), port)
-    output, _ = app.communicate(timeout=10)
+    output, errors = app.communicate(timeout=10)
     assert app.returncode == 1, output
     assert "nostart" in output
     assert not port_open("127.0.0.1", port)
@@ -229,7 +229,7 @@ def test_fleet_lifecycle(fleet):
     state = app1.install_release(broken)
     assert state == "FATAL", state
     assert app1.version() is None
-    for _ in range(10):
+    for attempt in range(10):
         assert not port_open(app1.address, 8080), "nostart release must never listen"
         time.sleep(0.1)
 

@@ -13,6 +13,7 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._capacity import (
     cpu_busy_between,
     cpu_busy_percent,
     disk_free_percent,
+    existing_parent,
     load_average,
     memory_used_percent,
     read_cpu_times,
@@ -142,12 +143,6 @@ def test_disk_free_percent_matches_statvfs(tmp_path):
     assert disk_free_percent(str(tmp_path)) == pytest.approx(100.0 * stats.f_bavail / stats.f_blocks, abs=0.5)
 
 
-def test_disk_free_percent_missing_path(tmp_path):
-    missing = str(tmp_path / "absent")
-    with pytest.raises(CapacityError, match="cannot stat filesystem of %s" % missing):
-        disk_free_percent(missing)
-
-
 def test_check_capacity_all_within_thresholds(tmp_path, proc):
     swap = FileSwap(proc["stat_path"], STAT_AFTER)
     report = check_capacity(str(tmp_path), min_disk_free_percent=0, max_cpu_percent=90,
@@ -184,3 +179,9 @@ def test_check_capacity_only_the_failing_metric(tmp_path, proc):
 def test_check_capacity_rejects_thresholds_outside_0_100(tmp_path, proc, name):
     with pytest.raises(CapacityError, match="%s must be between 0 and 100, got 150" % name):
         check_capacity(str(tmp_path), **{name: 150}, **proc)
+
+
+def test_disk_free_percent_of_a_path_not_created_yet_uses_its_parent(tmp_path):
+    missing = tmp_path / "opt" / "app" / "not-yet"
+    assert existing_parent(str(missing)) == str(tmp_path)
+    assert 0 <= disk_free_percent(str(missing)) <= 100

@@ -267,7 +267,7 @@ def test_fetch_verified_bad_download_leaves_no_file(tmp_path):
 def test_fetch_verified_without_checksum_always_downloads(tmp_path):
     calls = []
     fetch_verified("http://x.test/app.zip", str(tmp_path), None, None, _writer(CONTENT, calls))
-    _, downloaded = fetch_verified("http://x.test/app.zip", str(tmp_path), None, None, _writer(CONTENT, calls))
+    path, downloaded = fetch_verified("http://x.test/app.zip", str(tmp_path), None, None, _writer(CONTENT, calls))
     assert downloaded and len(calls) == 2
 
 

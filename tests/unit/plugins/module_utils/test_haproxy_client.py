@@ -153,7 +153,7 @@ def test_round_trip_over_a_unix_socket():
         listener.listen(1)
 
         def serve():
-            conn, _ = listener.accept()
+            conn, peer = listener.accept()
             with conn:
                 received.append(conn.recv(4096))
                 conn.sendall(b"\n" + STAT.encode())
@@ -265,14 +265,14 @@ def test_wait_drained_down_or_maint_counts_as_drained(monkeypatch):
 
 
 def test_wait_drained_can_wait_on_maint_sessions(monkeypatch):
-    haproxy, _ = scripted_servers(monkeypatch, [{"web2": {"sessions": 1, "admin": "maint", "status": "MAINT"}}])
+    haproxy, calls = scripted_servers(monkeypatch, [{"web2": {"sessions": 1, "admin": "maint", "status": "MAINT"}}])
     with pytest.raises(HAProxyError) as info:
         haproxy.wait_drained("app", ["web2"], timeout=0.05, interval=0.01, maint_is_drained=False)
     assert str(info.value) == "servers in backend 'app' still holding sessions after 0.05s: web2 (1 sessions, 0 queued)"
 
 
 def test_wait_drained_timeout_names_servers_and_counts(monkeypatch):
-    haproxy, _ = scripted_servers(monkeypatch, [{"web2": {"sessions": 3, "queued": 2}}])
+    haproxy, calls = scripted_servers(monkeypatch, [{"web2": {"sessions": 3, "queued": 2}}])
     with pytest.raises(HAProxyError, match=r"after 0.05s: web2 \(3 sessions, 2 queued\)$"):
         haproxy.wait_drained("app", ["web1", "web2"], timeout=0.05, interval=0.01)
 
@@ -300,7 +300,7 @@ def test_wait_up_needs_full_up(monkeypatch):
 
 
 def test_wait_up_timeout_names_status_and_check(monkeypatch):
-    haproxy, _ = scripted_servers(monkeypatch, [{}])
+    haproxy, calls = scripted_servers(monkeypatch, [{}])
     with pytest.raises(HAProxyError) as info:
         haproxy.wait_up("app", ["web1", "web2", "web3"], timeout=0.05, interval=0.01)
     assert str(info.value) == (
@@ -309,6 +309,6 @@ def test_wait_up_timeout_names_status_and_check(monkeypatch):
 
 
 def test_wait_unknown_server(monkeypatch):
-    haproxy, _ = scripted_servers(monkeypatch, [{}])
+    haproxy, calls = scripted_servers(monkeypatch, [{}])
     with pytest.raises(HAProxyError, match="server 'nope' not found in backend 'app'"):
         haproxy.wait_up("app", ["nope"], timeout=1, interval=0.01)

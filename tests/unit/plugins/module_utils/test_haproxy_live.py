@@ -11,7 +11,7 @@ import time
 import pytest
 
 from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy import HAProxy, HAProxyError
-from unit.plugins.module_utils.fixtures.haproxy_lab import HAPROXY_BIN, HAProxyLab, free_port
+from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures.haproxy_lab import HAPROXY_BIN, HAProxyLab, free_port
 
 pytestmark = pytest.mark.skipif(not os.access(HAPROXY_BIN, os.X_OK), reason="%s is not installed" % HAPROXY_BIN)
 
@@ -74,9 +74,9 @@ def test_apply_drain_weight_maint_ready_in_one_round_trip(haproxy, lab):
 
 def test_drained_server_takes_no_new_request(haproxy, lab):
     haproxy.apply("app", {"web2": {"admin": "drain"}})
-    assert {lab.request("/")[1] for _ in range(6)} == {"web1"}
+    assert {lab.request("/")[1] for request in range(6)} == {"web1"}
     haproxy.apply("app", {"web2": {"admin": "ready"}, "web1": {"admin": "maint"}})
-    assert {lab.request("/")[1] for _ in range(6)} == {"web2"}
+    assert {lab.request("/")[1] for request in range(6)} == {"web2"}
 
 
 def test_wait_drained_waits_for_the_request_in_flight(haproxy, lab):
@@ -109,7 +109,7 @@ def test_wait_drained_on_down_server_returns_at_once(haproxy):
 
 def test_wait_up_after_maintenance(haproxy, lab):
     haproxy.apply("app", {"web1": {"admin": "maint"}})
-    _, after = haproxy.apply("app", {"web1": {"admin": "ready"}})
+    before, after = haproxy.apply("app", {"web1": {"admin": "ready"}})
     assert after["web1"].admin == "ready"
     servers = haproxy.wait_up("app", ["web1", "web2"], timeout=5, interval=0.05)
     assert servers["web1"].status.startswith("UP") and servers["web1"].up

@@ -23,7 +23,7 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._http_probe import
     summarise,
     wait_healthy,
 )
-from unit.plugins.module_utils.http_servers import LocalServer, closed_port_url, self_signed_cert
+from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.http_servers import LocalServer, closed_port_url, self_signed_cert
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ import tarfile
 import pytest
 
 from ansible_collections.lastmile.deploy.plugins.modules.artifact_verify import main
-from unit.plugins.module_utils.http_servers import LocalServer
-from unit.plugins.modules.module_invocation import run_ansible, run_in_process
+from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.http_servers import LocalServer
+from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.module_invocation import run_ansible, run_in_process
 
 NAME = "shop-1.0.0.tar.gz"
 

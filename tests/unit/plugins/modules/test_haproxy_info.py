@@ -9,8 +9,8 @@ import os
 import pytest
 
 from ansible_collections.lastmile.deploy.plugins.modules import haproxy_info
-from unit.plugins.module_utils.fixtures import run_module
-from unit.plugins.module_utils.fixtures.haproxy_lab import HAPROXY_BIN, HAProxyLab, free_port
+from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures import run_module
+from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures.haproxy_lab import HAPROXY_BIN, HAProxyLab, free_port
 
 pytestmark = pytest.mark.skipif(not os.access(HAPROXY_BIN, os.X_OK), reason="%s is not installed" % HAPROXY_BIN)
 

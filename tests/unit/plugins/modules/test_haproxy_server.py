@@ -11,8 +11,8 @@ import time
 import pytest
 
 from ansible_collections.lastmile.deploy.plugins.modules import haproxy_server
-from unit.plugins.module_utils.fixtures import run_module
-from unit.plugins.module_utils.fixtures.haproxy_lab import HAPROXY_BIN, HAProxyLab
+from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures import run_module
+from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures.haproxy_lab import HAPROXY_BIN, HAProxyLab
 
 pytestmark = pytest.mark.skipif(not os.access(HAPROXY_BIN, os.X_OK), reason="%s is not installed" % HAPROXY_BIN)
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.lastmile.deploy.plugins.modules.health_check import main
-from unit.plugins.module_utils.http_servers import LocalServer, closed_port_url
-from unit.plugins.modules.module_invocation import run_ansible, run_in_process
+from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.http_servers import LocalServer, closed_port_url
+from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.module_invocation import run_ansible, run_in_process
 
 STATS_KEYS = {"url", "count", "failures", "error_rate", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms", "statuses"}
 

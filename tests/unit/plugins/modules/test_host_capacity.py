@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.lastmile.deploy.plugins.modules.host_capacity import main
-from unit.plugins.modules.module_invocation import run_ansible, run_in_process
+from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.module_invocation import run_ansible, run_in_process
 
 RELAXED = dict(min_disk_free_percent=0, max_cpu_percent=100, max_memory_percent=100, cpu_sample_seconds=0.05)
 FIGURES = ("disk_free_percent", "cpu_percent", "memory_used_percent")

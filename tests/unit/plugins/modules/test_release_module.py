@@ -11,7 +11,7 @@ import tarfile
 import pytest
 
 from ansible_collections.lastmile.deploy.plugins.modules import release, release_info
-from unit.plugins.modules.module_invocation import run_ansible, run_in_process
+from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.module_invocation import run_ansible, run_in_process
 
 
 def make_archive(path, text):

@@ -1,0 +1,50 @@
+"""Recreate deployments: stop all, switch, start all, verify — and restore on failure."""
+
+from __future__ import annotations
+
+import re
+
+from helpers import deploy, ensure, history
+
+
+def lb_view(fleet):
+    return {n: (s["admin"], s["weight"]) for n, s in fleet.haproxy.server_states().items()}
+
+
+def test_recreate_switches_every_host_and_reports_downtime(fleet):
+    ensure(fleet, "v1")
+    lb_before = lb_view(fleet)
+    run = deploy(fleet, "v2", deploy_strategy="recreate")
+    assert run.rc == 0, run.output[-3000:]
+    downtime = re.search(r"service down for (\d+\.\d+)s", run.output)
+    assert downtime, run.output[-3000:]
+    assert float(downtime.group(1)) > 0
+    assert set(fleet.versions().values()) == {"v2"}
+    for host in fleet.hosts:
+        assert host.current_target() == "releases/v2"
+        assert history(host)[-1]["status"] == "succeeded"
+    fleet.wait_lb(status="UP")
+    assert lb_view(fleet) == lb_before
+
+
+def test_recreate_of_a_release_that_never_starts_restores_every_host(fleet):
+    ensure(fleet, "v1")
+    lb_before = lb_view(fleet)
+    run = deploy(fleet, "v3bad", mode="nostart", deploy_strategy="recreate", deploy_health_timeout=5)
+    assert run.rc != 0
+    assert "rolled back" in run.output and "spawn error" in run.output, run.output[-3000:]
+    assert set(fleet.versions().values()) == {"v1"}
+    for host in fleet.hosts:
+        assert host.current_target() == "releases/v1"
+        statuses = {e["version"]: e["status"] for e in history(host)}
+        assert statuses["v3bad"] == "failed"
+    fleet.wait_lb(status="UP")
+    assert lb_view(fleet) == lb_before
+
+
+def test_unknown_strategy_is_refused_by_name(fleet):
+    ensure(fleet, "v1")
+    run = deploy(fleet, "v4", deploy_strategy="yolo")
+    assert run.rc != 0
+    assert '"yolo"' in run.output and "rolling, recreate" in run.output
+    assert set(fleet.versions().values()) == {"v1"}
