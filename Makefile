@@ -40,14 +40,14 @@ e2e: setup
 	$(BIN)/pytest -q tests/fleet tests/e2e
 
 lint: setup
-	$(BIN)/ansible-lint --profile production roles playbooks
+	$(BIN)/ansible-lint --nocolor
 
 sanity: setup
 	VENV=$(VENV) bash .ci/sanity
 
 test: setup
 	$(BIN)/pytest -q tests/unit
-	$(BIN)/ansible-lint --profile production roles playbooks
+	$(BIN)/ansible-lint --nocolor
 	VENV=$(VENV) bash .ci/sanity
 	$(BIN)/pytest -q tests/fleet tests/e2e
 

@@ -12,6 +12,8 @@ version_added: 0.1.0
 description:
   - Measures free disk space on the filesystem holding O(path), CPU busy time over a short
     sample, used memory and the load average, and fails when any threshold is not met.
+  - When O(path) does not exist yet (a first deployment's root), its nearest existing parent is
+    measured.
   - All failed thresholds are reported in one message, each naming the measured value and the
     threshold, so a precheck fails before anything is changed on any host.
   - Needs only the Python standard library and Linux C(/proc).

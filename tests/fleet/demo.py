@@ -39,7 +39,6 @@ class Deployment:
     version: str
     strategy: str
     batch: Union[int, str]
-    under_load: bool
     rc: Optional[int] = None
     duration: float = 0.0
     load: Optional[LoadReport] = None
@@ -117,13 +116,14 @@ class Demo:
     def deploy(self, version: str, batch: Union[int, str], under_load: bool) -> Deployment:
         """Deploy ``version`` with the rolling strategy, optionally while load runs through the front door."""
         fleet = self.fleet
-        deployment = Deployment(version, "rolling", batch, under_load)
+        deployment = Deployment(version, "rolling", batch)
         self.deployments.append(deployment)
         artifact = fleet.build_release(version)
-        extra_vars = {**FAST_GATES, **release_vars(artifact), "deploy_strategy": "rolling", "deploy_batch": batch}
+        extra_vars = {**FAST_GATES, **release_vars(artifact), "deploy_strategy": deployment.strategy,
+                      "deploy_batch": batch}
         self.say()
-        self.say("Deploying %s (rolling, deploy_batch %s)%s" % (
-            version, batch, " under steady load through the front door" if under_load else ""))
+        self.say("Deploying %s (%s, deploy_batch %s)%s" % (
+            version, deployment.strategy, batch, " under steady load through the front door" if under_load else ""))
         progress = Progress(self.out)
         load = fleet.load(**LOAD_OPTIONS) if under_load else None
         started = time.monotonic()
@@ -149,10 +149,10 @@ class Demo:
         self.say("Summary")
         for d in self.deployments:
             outcome = "succeeded" if d.rc == 0 else "FAILED (rc %s)" % d.rc
-            self.say("  %s: rolling, deploy_batch %s: %s in %.1fs" % (d.version, d.batch, outcome, d.duration))
+            self.say("  %s: %s, deploy_batch %s: %s in %.1fs" % (d.version, d.strategy, d.batch, outcome, d.duration))
             self.say("    front door: %s" % describe_load(d.load))
-            for failure in d.failures[:3]:
-                self.say("    failed on %s" % failure)
+            if d.failures:  # the last one is the run's own verdict (what failed, what was restored)
+                self.say("    failed on %s" % d.failures[-1])
             for name, (version, current) in d.hosts.items():
                 self.say("    %-5s serves %-8s current -> %s" % (name, version or "nothing", current or "(none)"))
         ok = all(d.succeeded for d in self.deployments)

@@ -39,11 +39,14 @@ def test_fails_naming_every_unmet_threshold(tmp_path, capsys):
     assert "disk_free_percent" in result
 
 
-def test_missing_path_is_named(tmp_path, capsys):
-    missing = str(tmp_path / "absent")
+def test_path_not_created_yet_is_measured_on_its_parent_and_named(tmp_path, capsys):
+    missing = str(tmp_path / "opt" / "absent")
     rc, result = run_in_process(main, dict(RELAXED, path=missing), capsys)
+    assert rc == 0, result
+    assert 0.0 <= result["disk_free_percent"] <= 100.0
+    rc, result = run_in_process(main, dict(RELAXED, path=missing, min_disk_free_percent=100), capsys)
     assert rc == 1
-    assert missing in result["msg"]
+    assert "disk free on %s is" % missing in result["msg"]
 
 
 def test_threshold_out_of_range_is_named(tmp_path, capsys):
