@@ -24,12 +24,16 @@ $(LINK):
 	mkdir -p $(dir $(LINK))
 	ln -sfn ../../../.. $(LINK)
 
-# Debian/Ubuntu packages the local fleet runs on. Installs only what is missing.
+# Debian/Ubuntu packages the fleet and the checks need. Installs only what is missing.
+SYSTEM_PACKAGES := haproxy shellcheck
 system-packages:
-	@command -v haproxy >/dev/null || test -x /usr/sbin/haproxy || { \
-	  echo "installing haproxy"; \
+	@missing=""; \
+	for pkg in $(SYSTEM_PACKAGES); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq haproxy >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 setup: $(BIN)/.installed $(LINK) system-packages
 
@@ -43,12 +47,14 @@ lint: setup
 	$(BIN)/ansible-lint --nocolor
 
 sanity: setup
-	VENV=$(VENV) bash .ci/sanity
+	VENV=$(CURDIR)/$(VENV) bash .ci/sanity
+	VENV=$(CURDIR)/$(VENV) bash .ci/sanity units
 
 test: setup
 	$(BIN)/pytest -q tests/unit
 	$(BIN)/ansible-lint --nocolor
-	VENV=$(VENV) bash .ci/sanity
+	VENV=$(CURDIR)/$(VENV) bash .ci/sanity
+	VENV=$(CURDIR)/$(VENV) bash .ci/sanity units
 	$(BIN)/pytest -q tests/fleet tests/e2e
 
 demo: setup
