@@ -46,5 +46,5 @@ def test_unknown_strategy_is_refused_by_name(fleet):
     ensure(fleet, "v1")
     run = deploy(fleet, "v4", deploy_strategy="yolo")
     assert run.rc != 0
-    assert '"yolo"' in run.output and "rolling, recreate" in run.output
+    assert '"yolo"' in run.output and "rolling, recreate, blue_green, canary" in run.output
     assert set(fleet.versions().values()) == {"v1"}

@@ -1,0 +1,205 @@
+# Copyright: (c) 2026, lastmile.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One observation window: HAProxy counters of canary and stable servers read before and after,
+with active probes straight to the hosts in between. Standard library only."""
+
+from __future__ import annotations
+
+import dataclasses
+import http.client
+import threading
+import time
+import urllib.error
+import urllib.request
+from typing import Callable, Dict, List, Optional, Sequence
+
+from ansible_collections.lastmile.deploy.plugins.module_utils._analysis import Counters, ProbeSample
+from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy import HAProxy
+from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_client import HAProxyError
+from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_state import (
+    parse_stat,
+    require_servers,
+    validate_name,
+)
+
+
+class WindowError(Exception):
+    """The groups or the window cannot be observed as asked."""
+
+
+@dataclasses.dataclass
+class Window:
+    """Counters at both ends of the window, its measured length, and the probes taken in it."""
+
+    before: Dict[str, Counters]
+    after: Dict[str, Counters]
+    window_s: float
+    canary_probes: Optional[List[ProbeSample]] = None
+    stable_probes: Optional[List[ProbeSample]] = None
+
+
+def select_groups(backend: str, servers: dict, canary: Sequence[str], stable: Optional[Sequence[str]]) -> tuple:
+    """(canary, stable) server names; stable defaults to every other server with weight > 0 not in maint."""
+    canary = list(dict.fromkeys(canary))
+    if not canary:
+        raise WindowError("canary names no server; expected at least one server of backend '%s'" % backend)
+    require_servers(backend, servers, canary)
+    if stable is None:
+        stable = [
+            name for name, server in servers.items()
+            if name not in canary and server.weight > 0 and server.admin != "maint"
+        ]
+        if not stable:
+            raise WindowError(
+                "backend '%s' has no stable server: every server other than %s has weight 0 or is in "
+                "maintenance; name the stable servers in 'stable'" % (backend, ", ".join(canary))
+            )
+    stable = list(dict.fromkeys(stable))
+    if not stable:
+        raise WindowError("stable names no server; expected at least one server of backend '%s'" % backend)
+    require_servers(backend, servers, stable)
+    both = [name for name in canary if name in stable]
+    if both:
+        raise WindowError("server %s is both canary and stable; a server belongs to one group" % ", ".join(both))
+    return canary, stable
+
+
+def counters_from_stat(stat_rows: list, backend: str) -> Dict[str, Counters]:
+    """{server: Counters} of `backend` from parsed 'show stat' rows."""
+    result = {}
+    for row in stat_rows:
+        if row.get("pxname") != backend or row.get("svname") in ("FRONTEND", "BACKEND"):
+            continue
+        result[row.get("svname", "")] = Counters(
+            requests=_int(row.get("req_tot")),
+            responses_1xx=_int(row.get("hrsp_1xx")),
+            responses_2xx=_int(row.get("hrsp_2xx")),
+            responses_3xx=_int(row.get("hrsp_3xx")),
+            responses_4xx=_int(row.get("hrsp_4xx")),
+            responses_5xx=_int(row.get("hrsp_5xx")),
+            responses_other=_int(row.get("hrsp_other")),
+            connection_errors=_int(row.get("econ")),
+            response_errors=_int(row.get("eresp")),
+            response_time_ms=_int(row.get("rtime")),
+        )
+    return result
+
+
+def read_counters(haproxy: HAProxy, backend: str, names: Sequence[str]) -> Dict[str, Counters]:
+    """Counters of every server of `backend` in one round trip; raise if one of `names` is gone."""
+    validate_name(backend, "backend")
+    (stat_out,) = haproxy.client.run(["show stat"])
+    counters = counters_from_stat(parse_stat(stat_out), backend)
+    missing = [name for name in names if name not in counters]
+    if missing:
+        raise HAProxyError(
+            "server %s no longer in backend '%s' of HAProxy at %s; was HAProxy reloaded?"
+            % (", ".join("'%s'" % name for name in missing), backend, haproxy.address)
+        )
+    return counters
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer of its own (a 3xx status), not a reason to probe elsewhere."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+# Probes go straight to the hosts: no proxy from the environment, no redirect.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+
+
+def check_urls(option: str, urls: Sequence[str]) -> List[str]:
+    """Return `urls`, or raise naming the first that is not http(s)."""
+    for url in urls:
+        if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
+            raise WindowError("%s holds %r; expected http:// or https:// URLs" % (option, url))
+    return list(urls)
+
+
+def probe_url(url: str, timeout: float) -> ProbeSample:
+    """One GET; any HTTP status is a response, a network failure or timeout is not."""
+    started = time.monotonic()
+    try:
+        with _OPENER.open(url, timeout=timeout) as response:
+            response.read()
+            status = response.getcode()
+    except urllib.error.HTTPError as exc:
+        try:
+            exc.read()
+        except (OSError, http.client.HTTPException):
+            pass
+        finally:
+            exc.close()
+        status = exc.code
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        return ProbeSample(status=None, latency_ms=None, error="%s: %s" % (url, reason))
+    return ProbeSample(status=status, latency_ms=round((time.monotonic() - started) * 1000.0, 3))
+
+
+def _probe_loop(url: str, every: float, timeout: float, stop: threading.Event, samples: list, probe) -> None:
+    next_start = time.monotonic()
+    while not stop.is_set():
+        samples.append(probe(url, timeout))
+        next_start = max(next_start + every, time.monotonic())
+        if stop.wait(next_start - time.monotonic()):
+            return
+
+
+def observe(
+    haproxy: HAProxy,
+    backend: str,
+    servers: Sequence[str],
+    interval: float,
+    canary_urls: Sequence[str] = (),
+    stable_urls: Sequence[str] = (),
+    probe_interval: float = 0.5,
+    probe_timeout: float = 2.0,
+    probe: Callable[[str, float], ProbeSample] = probe_url,
+) -> Window:
+    """Read counters, probe each URL every `probe_interval` s in its own thread for `interval` s,
+    read counters again. A probe under way at the end is waited for and kept."""
+    for name, value in (("interval", interval), ("probe_interval", probe_interval), ("probe_timeout", probe_timeout)):
+        if not value > 0:
+            raise WindowError("%s is %r; expected a number of seconds > 0" % (name, value))
+    urls = [("canary", url) for url in check_urls("canary_urls", canary_urls)]
+    urls += [("stable", url) for url in check_urls("stable_urls", stable_urls)]
+    samples = {"canary": [], "stable": []}
+    per_url = [(group, url, []) for group, url in urls]
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=_probe_loop, args=(url, probe_interval, probe_timeout, stop, found, probe), daemon=True)
+        for _group, url, found in per_url
+    ]
+    before = read_counters(haproxy, backend, servers)
+    started = time.monotonic()
+    try:
+        for thread in threads:
+            thread.start()
+        time.sleep(interval)
+        after = read_counters(haproxy, backend, servers)
+        window_s = time.monotonic() - started
+    finally:
+        stop.set()
+        for thread in threads:
+            if thread.is_alive():
+                # urllib's timeout bounds each socket operation, not a whole request.
+                thread.join(probe_timeout + 1.0)
+    for group, _url, found in per_url:
+        samples[group].extend(list(found))
+    return Window(
+        before=before,
+        after=after,
+        window_s=round(window_s, 3),
+        canary_probes=samples["canary"] if canary_urls else None,
+        stable_probes=samples["stable"] if stable_urls else None,
+    )
+
+
+def _int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0

@@ -1,0 +1,354 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, lastmile.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: canary_analysis
+short_description: Compare canary servers with stable servers through HAProxy's counters over a window
+description:
+  - Observes one HAProxy backend for O(interval) seconds and compares the O(canary) servers with the
+    O(stable) servers, then returns a verdict V(pass), V(fail) or V(inconclusive) with the figures
+    behind it. Fails on V(fail), and on V(inconclusive) when O(fail_on_inconclusive) is set.
+  - Reads each server's counters (requests, responses by status class, response time) through the
+    HAProxy runtime API at the start and at the end of the window, one round trip each, and works
+    on the differences. A group's response time is HAProxy's C(rtime) of each server read at the
+    end (HAProxy averages it over the server's last 1024 requests, so it can include requests
+    from before the window) weighted by the server's request count in the window.
+  - Optionally probes O(canary_urls) and O(stable_urls) straight on the hosts during the window,
+    each URL every O(probe_interval) seconds in its own thread, recording status and latency.
+  - V(inconclusive) when a group served fewer than O(min_requests) requests in the window.
+  - V(fail) when any check fails. The error rate of a group is its errors over its requests with
+    a known outcome; errors are 5xx responses plus failed requests, that is requests the servers
+    gave no valid response to (HAProxy's connection and response errors C(econ) and C(eresp), which
+    HAProxy answers with 502 or 503 itself). The canary error rate must not exceed O(max_error_rate),
+    nor the stable error rate by more than O(max_error_rate_increase). The canary response time must
+    not exceed O(max_latency_ratio) times the stable response time while above O(latency_floor_ms).
+  - "Probes count toward the error checks and the request count: each probe is one more request of
+    its group, a probe with a 5xx status or without an HTTP response (refused, reset, timed out) one
+    more error. O(min_requests) applies to the same total: answered requests, failed requests and probes."
+  - When both groups have at least O(min_probe_samples) probe latencies, a one-sided Mann-Whitney U
+    test (normal approximation with tie and continuity corrections) asks whether canary latencies
+    tend to be higher; the check fails when its p-value is below O(alpha) and the canary median
+    probe latency exceeds O(max_latency_ratio) times the stable median and O(latency_floor_ms),
+    so that a significant but tiny difference does not fail a release.
+  - Only reads HAProxy and sends GET requests; C(changed) is always false.
+version_added: 0.1.0
+author:
+  - lastmile.deploy contributors (@lastmile-deploy)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Observing only reads HAProxy's counters and sends GET probes, so the module observes and
+        judges for real in check mode too.
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: posix
+    details:
+      - Runs where the HAProxy socket is reachable, usually delegated to the load balancer host, which
+        must also reach O(canary_urls) and O(stable_urls). Needs only the Python standard library.
+options:
+  socket:
+    description:
+      - HAProxy runtime API address, either a unix socket path or C(host:port) (C([v6addr]:port) for
+        IPv6). Reading counters needs no C(level admin).
+    type: str
+    default: /run/haproxy/admin.sock
+  backend:
+    description: Name of the HAProxy backend holding the canary and stable servers.
+    type: str
+    required: true
+  canary:
+    description: Servers of O(backend) running the release under test.
+    type: list
+    elements: str
+    required: true
+  stable:
+    description:
+      - Servers of O(backend) to compare with.
+      - Defaults to every other server of the backend that has a weight above 0 and is not in
+        maintenance at the start.
+    type: list
+    elements: str
+  interval:
+    description: Seconds to observe.
+    type: float
+    required: true
+  min_requests:
+    description:
+      - Requests each group must serve in the window (answered and failed requests through HAProxy,
+        plus probes) for a verdict other than V(inconclusive).
+    type: int
+    default: 20
+  max_error_rate:
+    description: Highest canary error rate (probes included) that passes.
+    type: float
+    default: 0.01
+  max_error_rate_increase:
+    description: Highest amount by which the canary error rate may exceed the stable error rate.
+    type: float
+    default: 0.005
+  max_latency_ratio:
+    description:
+      - Highest ratio of canary to stable response time (and of probe medians) that passes.
+    type: float
+    default: 1.5
+  latency_floor_ms:
+    description:
+      - Latencies (in milliseconds) at or below this never fail the latency checks, whatever the ratio;
+        avoids failing on tiny latencies that vary a lot relative to each other.
+    type: float
+    default: 20
+  canary_urls:
+    description: URLs probed with GET straight on the canary hosts during the window.
+    type: list
+    elements: str
+    default: []
+  stable_urls:
+    description: URLs probed with GET straight on the stable hosts during the window.
+    type: list
+    elements: str
+    default: []
+  probe_interval:
+    description: Seconds between two probes of the same URL.
+    type: float
+    default: 0.5
+  probe_timeout:
+    description: Seconds each probe may wait to connect or for more data.
+    type: float
+    default: 2
+  min_probe_samples:
+    description: Probe latencies each group needs before the Mann-Whitney test runs.
+    type: int
+    default: 20
+  alpha:
+    description: Significance level of the one-sided Mann-Whitney test.
+    type: float
+    default: 0.05
+  fail_on_inconclusive:
+    description: Fail the task on an V(inconclusive) verdict instead of returning it.
+    type: bool
+    default: false
+notes:
+  - Redirects are not followed by probes; a 3xx is recorded as the probe's status.
+  - Probes do not use proxies from the environment.
+  - If HAProxy reloads during the window its counters restart and the module fails saying so.
+seealso:
+  - module: lastmile.deploy.haproxy_server
+  - module: lastmile.deploy.haproxy_info
+"""
+
+EXAMPLES = r"""
+- name: Observe the canary for five minutes of real traffic
+  lastmile.deploy.canary_analysis:
+    backend: myapp
+    canary: [web1]
+    interval: 300
+  delegate_to: "{{ groups['lb'][0] }}"
+
+- name: Compare with named stable servers, probing both groups, and never go on blind
+  lastmile.deploy.canary_analysis:
+    socket: /run/haproxy/admin.sock
+    backend: myapp
+    canary: [web1]
+    stable: [web2, web3]
+    interval: 120
+    max_error_rate: 0.001
+    canary_urls: [http://10.0.0.11:8080/health]
+    stable_urls: [http://10.0.0.12:8080/health, http://10.0.0.13:8080/health]
+    probe_interval: 1
+    fail_on_inconclusive: true
+  delegate_to: "{{ groups['lb'][0] }}"
+  register: canary_result
+
+- name: Show what decided it
+  ansible.builtin.debug:
+    var: canary_result.reasons
+"""
+
+RETURN = r"""
+verdict:
+  description: V(pass), V(fail) or V(inconclusive). Also returned when the module fails on a verdict.
+  returned: when the window was observed
+  type: str
+  sample: fail
+reasons:
+  description:
+    - The checks behind the verdict with their figures and thresholds. For V(fail) the failed
+      checks, for V(inconclusive) the groups short of requests, for V(pass) every check.
+  returned: when the window was observed
+  type: list
+  elements: str
+  sample:
+    - canary error rate 0.300 (90/300) > max_error_rate 0.01; stable 0.000 (0/900)
+    - canary error rate 0.300 (90/300) - stable 0.000 (0/900) = 0.300 > max_error_rate_increase 0.005
+window_s:
+  description: Measured seconds between the two reads of the counters.
+  returned: when the window was observed
+  type: float
+  sample: 120.004
+canary:
+  description:
+    - What HAProxy counted for the canary servers in the window. Probes are not included here.
+    - C(requests) are requests the servers answered; C(responses) counts every status class;
+      C(responses_other) is 1xx plus HAProxy's C(other); C(failed_requests) got no valid response
+      from the server (connection or response error).
+    - C(error_rate) is (5xx + failed) over (responses + failed), null when both are 0.
+    - C(response_time_ms) is null when the group answered no request.
+  returned: when the window was observed
+  type: dict
+  sample:
+    servers: [web1]
+    requests: 300
+    responses: 300
+    responses_2xx: 210
+    responses_3xx: 0
+    responses_4xx: 0
+    responses_5xx: 90
+    responses_other: 0
+    failed_requests: 0
+    error_rate: 0.3
+    response_time_ms: 14.0
+stable:
+  description: The same figures for the stable servers.
+  returned: when the window was observed
+  type: dict
+  sample:
+    servers: [web2, web3]
+    requests: 900
+    responses: 900
+    responses_2xx: 900
+    responses_3xx: 0
+    responses_4xx: 0
+    responses_5xx: 0
+    responses_other: 0
+    failed_requests: 0
+    error_rate: 0.0
+    response_time_ms: 11.667
+probes:
+  description:
+    - Probe figures per group (null for a group without URLs) and the Mann-Whitney test (null when a
+      group has fewer than O(min_probe_samples) latencies). C(errors) are probes with a 5xx status or
+      no HTTP response; C(p50_ms) and C(p95_ms) are nearest-rank percentiles of probes that got a response.
+    - C(u) counts (canary, stable) latency pairs where the canary was slower, ties counting half.
+  returned: when O(canary_urls) or O(stable_urls) is given and the window was observed
+  type: dict
+  sample:
+    canary: {count: 240, errors: 0, error_rate: 0.0, p50_ms: 48.2, p95_ms: 61.0}
+    stable: {count: 480, errors: 1, error_rate: 0.002083, p50_ms: 12.4, p95_ms: 20.9}
+    mann_whitney: {u: 112604.0, z: 18.27, p_value: 0.0, n_canary: 240, n_stable: 479}
+"""
+
+import dataclasses
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.lastmile.deploy.plugins.module_utils._analysis import (
+    FAIL,
+    INCONCLUSIVE,
+    AnalysisError,
+    Thresholds,
+    analyse,
+    group_figures,
+    probe_figures,
+)
+from ansible_collections.lastmile.deploy.plugins.module_utils._canary_window import (
+    WindowError,
+    observe,
+    select_groups,
+)
+from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy import (
+    DEFAULT_SOCKET,
+    HAProxy,
+    HAProxyError,
+)
+
+THRESHOLDS = [field.name for field in dataclasses.fields(Thresholds)]
+
+
+def run(params: dict) -> dict:
+    """Observe the window and judge it; the result holds the verdict and every figure."""
+    thresholds = Thresholds(**{name: params[name] for name in THRESHOLDS}).validate()
+    haproxy = HAProxy(params["socket"])
+    backend = params["backend"]
+    canary, stable = select_groups(backend, haproxy.servers(backend), params["canary"], params["stable"])
+    window = observe(
+        haproxy, backend, canary + stable, params["interval"],
+        canary_urls=params["canary_urls"], stable_urls=params["stable_urls"],
+        probe_interval=params["probe_interval"], probe_timeout=params["probe_timeout"],
+    )
+    canary_figures = group_figures(canary, window.before, window.after)
+    stable_figures = group_figures(stable, window.before, window.after)
+    canary_probes = probe_figures(window.canary_probes) if window.canary_probes is not None else None
+    stable_probes = probe_figures(window.stable_probes) if window.stable_probes is not None else None
+    analysis = analyse(canary_figures, stable_figures, thresholds, canary_probes, stable_probes)
+    result = dict(
+        changed=False,
+        verdict=analysis.verdict,
+        reasons=analysis.reasons,
+        window_s=window.window_s,
+        canary=canary_figures.as_dict(),
+        stable=stable_figures.as_dict(),
+    )
+    if canary_probes is not None or stable_probes is not None:
+        result["probes"] = dict(
+            canary=canary_probes.as_dict() if canary_probes else None,
+            stable=stable_probes.as_dict() if stable_probes else None,
+            mann_whitney=analysis.mann_whitney.as_dict() if analysis.mann_whitney else None,
+        )
+    return result
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=dict(
+            socket=dict(type="str", default=DEFAULT_SOCKET),
+            backend=dict(type="str", required=True),
+            canary=dict(type="list", elements="str", required=True),
+            stable=dict(type="list", elements="str"),
+            interval=dict(type="float", required=True),
+            min_requests=dict(type="int", default=20),
+            max_error_rate=dict(type="float", default=0.01),
+            max_error_rate_increase=dict(type="float", default=0.005),
+            max_latency_ratio=dict(type="float", default=1.5),
+            latency_floor_ms=dict(type="float", default=20.0),
+            canary_urls=dict(type="list", elements="str", default=[]),
+            stable_urls=dict(type="list", elements="str", default=[]),
+            probe_interval=dict(type="float", default=0.5),
+            probe_timeout=dict(type="float", default=2.0),
+            min_probe_samples=dict(type="int", default=20),
+            alpha=dict(type="float", default=0.05),
+            fail_on_inconclusive=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    try:
+        result = run(module.params)
+    except (HAProxyError, WindowError, AnalysisError) as exc:
+        module.fail_json(msg=str(exc), changed=False)
+    groups = "canary %s vs stable %s over %.1fs" % (
+        ", ".join(result["canary"]["servers"]), ", ".join(result["stable"]["servers"]), result["window_s"])
+    if result["verdict"] == FAIL:
+        module.fail_json(
+            msg="canary analysis of backend '%s' failed (%s): %s"
+            % (module.params["backend"], groups, "; ".join(result["reasons"])),
+            **result
+        )
+    if result["verdict"] == INCONCLUSIVE and module.params["fail_on_inconclusive"]:
+        module.fail_json(
+            msg="canary analysis of backend '%s' is inconclusive (%s) and fail_on_inconclusive is set: %s"
+            % (module.params["backend"], groups, "; ".join(result["reasons"])),
+            **result
+        )
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
