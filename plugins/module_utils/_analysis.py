@@ -271,7 +271,7 @@ def analyse(
             parts = [(figures.requests, "answered"), (figures.failed_requests, "failed"),
                      (probes.count if probes else 0, "probes")]
             parts = ["%d %s" % part for part in parts if part[0]]
-            detail = " (%s)" % " + ".join(parts) if len(parts) > 1 else ""
+            detail = " (%s)" % " + ".join(parts) if parts and (probes or figures.failed_requests) else ""
             shortfalls.append(
                 "%s served %d requests%s in the window, fewer than min_requests %d"
                 % (label, seen, detail, limits.min_requests)

@@ -43,7 +43,7 @@ def select_groups(backend: str, servers: dict, canary: Sequence[str], stable: Op
     canary = list(dict.fromkeys(canary))
     if not canary:
         raise WindowError("canary names no server; expected at least one server of backend '%s'" % backend)
-    require_servers(backend, servers, canary)
+    require_servers(backend, servers, list(dict.fromkeys(canary + list(stable or []))))
     if stable is None:
         stable = [
             name for name, server in servers.items()
@@ -57,7 +57,6 @@ def select_groups(backend: str, servers: dict, canary: Sequence[str], stable: Op
     stable = list(dict.fromkeys(stable))
     if not stable:
         raise WindowError("stable names no server; expected at least one server of backend '%s'" % backend)
-    require_servers(backend, servers, stable)
     both = [name for name in canary if name in stable]
     if both:
         raise WindowError("server %s is both canary and stable; a server belongs to one group" % ", ".join(both))
@@ -164,14 +163,14 @@ def observe(
     for name, value in (("interval", interval), ("probe_interval", probe_interval), ("probe_timeout", probe_timeout)):
         if not value > 0:
             raise WindowError("%s is %r; expected a number of seconds > 0" % (name, value))
-    urls = [("canary", url) for url in check_urls("canary_urls", canary_urls)]
-    urls += [("stable", url) for url in check_urls("stable_urls", stable_urls)]
-    samples = {"canary": [], "stable": []}
-    per_url = [(group, url, []) for group, url in urls]
+    targets = [("canary", url) for url in check_urls("canary_urls", canary_urls)]
+    targets += [("stable", url) for url in check_urls("stable_urls", stable_urls)]
+    taken = [[] for target in targets]
     stop = threading.Event()
     threads = [
-        threading.Thread(target=_probe_loop, args=(url, probe_interval, probe_timeout, stop, found, probe), daemon=True)
-        for _group, url, found in per_url
+        threading.Thread(target=_probe_loop, args=(target[1], probe_interval, probe_timeout, stop, found, probe),
+                         daemon=True)
+        for target, found in zip(targets, taken)
     ]
     before = read_counters(haproxy, backend, servers)
     started = time.monotonic()
@@ -187,8 +186,9 @@ def observe(
             if thread.is_alive():
                 # urllib's timeout bounds each socket operation, not a whole request.
                 thread.join(probe_timeout + 1.0)
-    for group, _url, found in per_url:
-        samples[group].extend(list(found))
+    samples = {"canary": [], "stable": []}
+    for target, found in zip(targets, taken):
+        samples[target[0]].extend(list(found))
     return Window(
         before=before,
         after=after,

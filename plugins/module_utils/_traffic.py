@@ -5,28 +5,35 @@
 The share canary servers get is ``sum(canary weights) / sum(all weights)``. Weights are whole
 numbers from 0 to 256, so most shares can only be approached. ``split_traffic`` works with exact
 fractions. For 0 < percent < 100 it first sets ideal (unrounded) weights that give exactly the
-requested share: stable servers at their base weights (at a whole multiple of them only when the
-base weights are too small to reach the share), canary servers in proportion to their base
-weights; when a canary would need more than 256, the canary servers are scaled so the largest
-weighs 256 and the stable servers are scaled down instead. A base weight of 0 counts as 1. Then:
+requested share: stable servers at their base weights, canary servers in proportion to their base
+weights (a base weight of 0 counts as 1). Then it rounds one side: the canary weights, or, when a
+canary would need more than 256, the stable weights, after the canary servers are scaled so the
+largest weighs 256 (rounded to whole weights). The result guarantees:
 
 - every weight is its ideal weight rounded down or up, and at least 1;
 - among all roundings allowed by that rule, the share is the closest to the request;
 - ``|share - percent / 100| <= 1 / (2 * total)``, total being the sum of the returned weights:
   the share is off by at most half of what one unit of weight moves.
 
-A request that cannot meet these guarantees is refused with the closest share that is possible.
+Stable servers keep their base weights when that meets these rules and the share is off by at
+most 5 % of the smaller of the canary and stable shares (10 % asked, 9.5 % to 10.5 % given).
+Otherwise (small base weights, where even weight 1 per canary is too coarse) they are scaled by
+the whole factor, within 256, that gives the closest share. A request no weights can meet is
+refused, naming the closest share that is possible.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
-from typing import Dict, List, NamedTuple, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Tuple
 
 MAX_WEIGHT = 256
 HALF = Fraction(1, 2)
+# stable servers keep their base weights when the share is off by at most this part of the smaller
+# of the canary and stable shares (10 % asked, 9.5 % to 10.5 % given)
+BASE_TOLERANCE = Fraction(1, 20)
 
 
 class TrafficError(ValueError):
@@ -43,9 +50,9 @@ class TrafficSplit(NamedTuple):
 
 def parse_percent(value, what: str = "percent") -> Fraction:
     """``value`` (number, or text such as '12.5' or '12.5%') as an exact fraction within 0..100."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Fraction)):
         raise TrafficError("%s %r is not a number from 0 to 100" % (what, value))
-    if isinstance(value, int):
+    if isinstance(value, (int, Fraction)):
         exact = Fraction(value)
     else:
         text = value.strip()[:-1] if isinstance(value, str) and value.strip().endswith("%") else value
@@ -131,10 +138,10 @@ def split_traffic(base_weights, canary, percent) -> TrafficSplit:
 
 def _stable_scaled(canary_base: Dict[str, int], stable_base: Dict[str, int], share: Fraction,
                    percent) -> Tuple[Dict[str, int], Dict[str, Fraction]]:
-    """Stable servers at their base weights times a whole factor (1 whenever that meets the guarantee).
+    """Stable servers at their base weights times a whole factor; canary weights rounded to match.
 
-    Canary weights are rounded from their exact proportional values. When factor 1 cannot meet
-    the guarantee, the factor (up to the weight limit) that gives the closest share is used.
+    Factor 1 when its share is close enough (``BASE_TOLERANCE``), else the factor, within the
+    weight limit, whose share is the closest (the smallest such factor).
     """
     stable_total = sum(stable_base.values())
     canary_total = sum(canary_base.values())
@@ -155,7 +162,7 @@ def _stable_scaled(canary_base: Dict[str, int], stable_base: Dict[str, int], sha
         if rounded.met and (best is None or rounded.error < best[0]):
             weights = dict(rounded.weights, **{name: factor * base for name, base in stable_base.items()})
             best = (rounded.error, weights, ideal)
-            if factor == 1 or rounded.error == 0:
+            if rounded.error == 0 or (factor == 1 and rounded.error <= BASE_TOLERANCE * min(share, 1 - share)):
                 break
     if best is None:
         raise TrafficError(
@@ -200,8 +207,8 @@ class _Rounded(NamedTuple):
 def _round_side(ideal: Dict[str, Fraction], other_total: int, share: Fraction, canary_side: bool) -> _Rounded:
     """Round one side's ideal weights to the total whose share is closest to ``share``.
 
-    Each weight is its ideal rounded down or up, and at least 1. ``met`` tells whether the share
-    is within half a weight unit of the requested one (``1 / (2 * total)``).
+    Each weight is its ideal rounded down or up, and at least 1. ``met`` tells whether the
+    rounding meets the module's guarantee.
     """
     low = {name: max(1, math.floor(value)) for name, value in ideal.items()}
     high = {name: max(low[name], min(MAX_WEIGHT, math.ceil(value))) for name, value in ideal.items()}
@@ -220,9 +227,42 @@ def _round_side(ideal: Dict[str, Fraction], other_total: int, share: Fraction, c
     for name in sorted((name for name in ideal if high[name] > low[name]),
                        key=lambda name: low[name] - ideal[name])[:total - low_total]:
         weights[name] += 1
+    # the lower bound of 1 per server can push the total too far (many servers with tiny ideals)
     return _Rounded(weights, total, error(total), error(total) * 2 * (total + other_total) <= 1)
 
 
 def _percent_text(share: Fraction) -> str:
     """A share as a percentage with up to four decimals, e.g. '0.2494'."""
     return ("%.4f" % float(share * 100)).rstrip("0").rstrip(".")
+
+
+DEFAULT_STEPS = (10, 50, 100)
+
+
+def check_steps(steps) -> List[Fraction]:
+    """Validate canary ``steps``: a non-empty list of percentages, each above 0 and at most 100, rising."""
+    if isinstance(steps, (str, bytes)) or not isinstance(steps, Sequence) or not steps:
+        raise TrafficError("steps must be a non-empty list of percentages such as [10, 50, 100], got %r" % (steps,))
+    parsed: List[Fraction] = []
+    for position, step in enumerate(steps, start=1):
+        value = parse_percent(step, what="step %d" % position)
+        if value == 0:
+            raise TrafficError("step %d is 0; every step must be above 0 and at most 100" % position)
+        if parsed and value <= parsed[-1]:
+            raise TrafficError("step %d (%s) does not rise above step %d (%s); steps must be strictly increasing"
+                               % (position, step, position - 1, steps[position - 2]))
+        parsed.append(value)
+    return parsed
+
+
+def plan_canary(base_weights, canary, steps=DEFAULT_STEPS) -> List[dict]:
+    """For each step: the percent asked, the weights for it and the share they give (a float 0..1)."""
+    plan = []
+    for step in check_steps(steps):
+        percent = plain_number(step)
+        try:
+            split = split_traffic(base_weights, canary, percent)
+        except TrafficError as exc:
+            raise TrafficError("canary step %s%%: %s" % (percent, exc)) from exc
+        plan.append({"percent": percent, "weights": split.weights, "canary_share": float(split.share)})
+    return plan

@@ -58,7 +58,7 @@ options:
   socket:
     description:
       - HAProxy runtime API address, either a unix socket path or C(host:port) (C([v6addr]:port) for
-        IPv6). Reading counters needs no C(level admin).
+        IPv6).
     type: str
     default: /run/haproxy/admin.sock
   backend:

@@ -45,7 +45,7 @@ def test_idle_colour_takes_all_traffic_and_old_colour_keeps_running(fleet, colou
 
 
 def test_same_blue_green_deployment_again_changes_nothing(fleet, colours):
-    inventory, _, _ = colours
+    inventory = colours[0]
     before = weights(fleet)
     run = deploy(fleet, "v2", args=inventory, deploy_strategy="blue_green")
     assert run.rc == 0, run.output[-3000:]

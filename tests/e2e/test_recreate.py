@@ -46,5 +46,14 @@ def test_unknown_strategy_is_refused_by_name(fleet):
     ensure(fleet, "v1")
     run = deploy(fleet, "v4", deploy_strategy="yolo")
     assert run.rc != 0
-    assert '"yolo"' in run.output and "rolling, recreate, blue_green, canary" in run.output
+    assert '"yolo"' in run.output and "rolling, recreate, blue_green, canary, auto" in run.output
     assert set(fleet.versions().values()) == {"v1"}
+
+
+def test_auto_strategy_follows_the_answers(fleet):
+    ensure(fleet, "v1")
+    run = deploy(fleet, "v5", deploy_strategy="auto", deploy_downtime_ok=True, deploy_resources_limited=True)
+    assert run.rc == 0, run.output[-3000:]
+    assert "deploy_strategy auto chose recreate" in run.output
+    assert re.search(r"service down for \d+\.\d+s", run.output)
+    assert set(fleet.versions().values()) == {"v5"}

@@ -168,8 +168,8 @@ def test_mann_whitney_hand_computed_z():
 
 def test_mann_whitney_u_counts_pairs_where_canary_is_larger():
     generator = random.Random(7)
-    canary = [generator.choice(range(15)) for _ in range(23)]
-    stable = [generator.choice(range(15)) for _ in range(31)]
+    canary = [generator.randrange(15) for index in range(23)]
+    stable = [generator.randrange(15) for index in range(31)]
     pairs = sum(1.0 if c > s else 0.5 if c == s else 0.0 for c, s in itertools.product(canary, stable))
     assert mann_whitney_greater(canary, stable).u == pairs
 
@@ -291,6 +291,10 @@ def test_probes_count_toward_min_requests():
     assert quiet.verdict == "pass"
     short = analyse(figures(5), figures(0), Thresholds(), probes([5.0] * 10), probes([5.0] * 25))
     assert short.reasons == ["canary served 15 requests (5 answered + 10 probes) in the window, fewer than min_requests 20"]
+    only_probes = analyse(figures(0), figures(30), Thresholds(), probes([5.0] * 2))
+    assert only_probes.reasons == ["canary served 2 requests (2 probes) in the window, fewer than min_requests 20"]
+    failing = analyse(figures(0, failed=3), figures(30), Thresholds())
+    assert failing.reasons == ["canary served 3 requests (3 failed) in the window, fewer than min_requests 20"]
 
 
 def test_significantly_slower_probes_fail():

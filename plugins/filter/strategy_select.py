@@ -1,0 +1,112 @@
+# Copyright: (c) 2026, lastmile.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The ``lastmile.deploy.strategy_select`` filter."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: strategy_select
+short_description: Choose a deployment strategy from answers about the release
+version_added: 0.1.0
+author:
+  - lastmile.deploy contributors (@lastmile-deploy)
+description:
+  - Picks V(recreate), V(rolling), V(blue_green) or V(canary) from yes/no answers about the release and the fleet,
+    and says in one sentence which answers decided it.
+  - 'The rules, the first that matches wins:'
+  - 'a. O(_input.downtime_ok) and O(_input.resources_limited): V(recreate). The simplest strategy; it needs no
+    extra capacity and the downtime is accepted.'
+  - 'b. O(_input.instant_rollback) or O(_input.full_validation), with O(_input.spare_capacity) and not
+    O(_input.resources_limited): V(blue_green). A full idle copy is verified before it takes traffic, and the old
+    colour stays for an instant switch back.'
+  - 'c. O(_input.high_risk): V(canary). A small share of real traffic reaches the release first, with analysis and
+    automatic rollback.'
+  - 'd. O(_input.full_validation): V(canary). The release is validated on a share of real traffic, as there is no
+    spare capacity for a second copy.'
+  - 'e. Otherwise: V(rolling). No downtime and no extra capacity.'
+  - A missing answer, or one set to null, is false. Answers are read as Ansible reads booleans, so V(yes), V(no),
+    V(true), V(false), V(1) and V(0) work too.
+  - Fails, naming the key, on an unknown answer or a value that is not a boolean.
+options:
+  _input:
+    description: The answers. Every key is optional.
+    type: dict
+    required: true
+    suboptions:
+      downtime_ok:
+        description: The service may be down while the release goes out.
+        type: bool
+        default: false
+      resources_limited:
+        description: The fleet has no room for extra instances or hosts.
+        type: bool
+        default: false
+      full_validation:
+        description: The release must be validated under real traffic before everyone gets it.
+        type: bool
+        default: false
+      high_risk:
+        description: The release is risky (large change, schema change, new dependency).
+        type: bool
+        default: false
+      spare_capacity:
+        description: A second full set of hosts (another colour) is available.
+        type: bool
+        default: false
+      instant_rollback:
+        description: Going back must take seconds, with no redeployment.
+        type: bool
+        default: false
+seealso:
+  - plugin: lastmile.deploy.canary_plan
+    plugin_type: filter
+"""
+
+EXAMPLES = r"""
+- name: A risky release on a fleet without a second colour
+  ansible.builtin.debug:
+    msg: "{{ {'high_risk': true} | lastmile.deploy.strategy_select }}"
+  # => {'strategy': 'canary', 'reason': 'high_risk is true: a small share of real traffic reaches the release first,
+  #     with analysis and automatic rollback.'}
+
+- name: Pick the strategy when deploy_strategy is auto
+  ansible.builtin.set_fact:
+    deploy_strategy_chosen: >-
+      {{ (deploy_strategy_answers | default({}) | lastmile.deploy.strategy_select).strategy
+         if deploy_strategy == 'auto' else deploy_strategy }}
+"""
+
+RETURN = r"""
+_value:
+  description: The strategy and why.
+  type: dict
+  contains:
+    strategy:
+      description: The strategy chosen.
+      type: str
+      choices: [recreate, rolling, blue_green, canary]
+      sample: canary
+    reason:
+      description: One sentence naming the answers that decided it.
+      type: str
+      sample: "high_risk is true: a small share of real traffic reaches the release first, with analysis and automatic rollback."
+"""
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.lastmile.deploy.plugins.module_utils._strategy import StrategyError, select_strategy
+
+
+def strategy_select(answers):
+    """``{strategy, reason}`` for the release manager's ``answers``."""
+    try:
+        return select_strategy(answers)
+    except StrategyError as exc:
+        raise AnsibleFilterError(str(exc)) from exc
+
+
+class FilterModule:
+    """Strategy choice filters."""
+
+    def filters(self):
+        return {"strategy_select": strategy_select}

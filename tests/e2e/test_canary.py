@@ -1,0 +1,58 @@
+"""Canary with analysis on the fleet, under steady load through HAProxy."""
+
+from __future__ import annotations
+
+import re
+
+from helpers import deploy, ensure, history
+
+CANARY = {"deploy_strategy": "canary", "deploy_canary_interval": 3, "deploy_canary_min_requests": 10}
+
+
+def lb_view(fleet):
+    return {n: (s["admin"], s["weight"]) for n, s in fleet.haproxy.server_states().items()}
+
+
+def test_good_canary_is_promoted_to_the_whole_fleet(fleet):
+    ensure(fleet, "v1")
+    before = lb_view(fleet)
+    with fleet.load() as load:
+        run = deploy(fleet, "v2", deploy_canary_steps=[20, 50, 100], deploy_canary_probe_path="/", **CANARY)
+    report = load.snapshot()
+    assert run.rc == 0, run.output[-3000:]
+    assert report.failed == 0, report
+    verdicts = re.findall(r"canary step (\d) \((\d+)%\): (\w+)", run.output)
+    assert verdicts == [("1", "20", "pass"), ("2", "50", "pass"), ("3", "100", "pass")], verdicts
+    assert set(fleet.versions().values()) == {"v2"}
+    for host in fleet.hosts:
+        assert host.current_target() == "releases/v2"
+        assert history(host)[-1]["status"] == "succeeded"
+    fleet.wait_lb(status="UP")
+    assert lb_view(fleet) == before
+
+
+def test_canary_answering_errors_is_rolled_back_at_the_first_step(fleet):
+    ensure(fleet, "v1")
+    before = lb_view(fleet)
+    with fleet.load() as load:
+        run = deploy(fleet, "v3err", mode="errors", **CANARY)
+    report = load.snapshot()
+    assert run.rc != 0
+    assert "canary step 1 (10% of traffic)" in run.output, run.output[-3000:]
+    assert "max_error_rate" in run.output
+    assert "canary step 2" not in run.output
+    assert report.failed < 0.05 * report.total, report
+    assert set(fleet.versions().values()) == {"v1"}
+    canary = fleet.hosts[0]
+    assert {e["version"]: e["status"] for e in history(canary)}["v3err"] == "failed"
+    fleet.wait_lb(status="UP")
+    assert lb_view(fleet) == before
+
+
+def test_canary_that_never_starts_fails_no_request(fleet):
+    ensure(fleet, "v1")
+    with fleet.load() as load:
+        run = deploy(fleet, "v4bad", mode="nostart", deploy_health_timeout=5, **CANARY)
+    assert run.rc != 0
+    assert load.snapshot().failed == 0, load.snapshot()
+    assert set(fleet.versions().values()) == {"v1"}

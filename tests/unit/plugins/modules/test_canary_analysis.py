@@ -1,0 +1,189 @@
+# Copyright: (c) 2026, lastmile.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""lastmile.deploy.canary_analysis against a real HAProxy with traffic through its frontend."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import os
+import threading
+import time
+
+import pytest
+
+from ansible_collections.lastmile.deploy.plugins.modules import canary_analysis
+from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures import run_module
+from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures.haproxy_lab import HAPROXY_BIN, HAProxyLab
+
+pytestmark = pytest.mark.skipif(not os.access(HAPROXY_BIN, os.X_OK), reason="%s is not installed" % HAPROXY_BIN)
+
+WINDOW = 2.0
+
+
+class _Canary(http.server.BaseHTTPRequestHandler):
+    """/health always 200; other requests 500 every `every`-th time and after `delay` seconds."""
+
+    every = 0
+    delay = 0.0
+    lock = threading.Lock()
+    count = 0
+
+    def do_GET(self):  # noqa: N802 - name fixed by the base class
+        status = 200
+        if self.path != "/health":
+            with self.lock:
+                type(self).count += 1
+                if self.every and self.count % self.every == 0:
+                    status = 500
+            time.sleep(self.delay)
+        self.send_response(status)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def started_lab():
+    lab = HAProxyLab().start()
+    yield lab
+    lab.stop()
+
+
+@pytest.fixture
+def lab(started_lab):
+    started_lab.reset()
+    original = started_lab.apps["web1"].RequestHandlerClass
+    yield started_lab
+    started_lab.apps["web1"].RequestHandlerClass = original
+
+
+def canary_behaviour(lab, every=0, delay=0.0):
+    """Make web1 (the canary) answer 500 every `every`-th request and take `delay` seconds."""
+    handler = type("Canary", (_Canary,), dict(every=every, delay=delay, count=0))
+    lab.apps["web1"].RequestHandlerClass = handler
+
+
+@contextlib.contextmanager
+def traffic(lab):
+    """Requests through the frontend, one after another, until the block ends; yields their statuses."""
+    stop = threading.Event()
+    statuses = []
+
+    def send():
+        while not stop.is_set():
+            statuses.append(lab.request("/")[0])
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        yield statuses
+    finally:
+        stop.set()
+        sender.join()
+
+
+def run(lab, check_mode=False, **args):
+    args = dict(dict(socket=lab.admin_socket, backend="app", canary=["web1"], interval=WINDOW), **args)
+    return run_module.in_process(canary_analysis.main, args, check_mode)
+
+
+def url(lab, name, path="/probe"):
+    return "http://127.0.0.1:%d%s" % (lab.apps[name].server_address[1], path)
+
+
+def test_canary_answering_500_fails_with_figures(lab):
+    canary_behaviour(lab, every=3)
+    with traffic(lab) as statuses:
+        result = run(lab)
+    assert statuses.count(500) > 0
+    assert result["failed"] is True
+    assert result["changed"] is False
+    assert result["verdict"] == "fail"
+    canary, stable = result["canary"], result["stable"]
+    assert canary["servers"] == ["web1"]
+    # Stable defaults to the other ready servers with weight > 0: web2, and web3 which is DOWN.
+    assert stable["servers"] == ["web2", "web3"]
+    assert canary["responses"] == canary["responses_2xx"] + canary["responses_5xx"] >= 20
+    assert canary["error_rate"] == pytest.approx(1 / 3.0, abs=0.02)
+    assert canary["error_rate"] == round(float(canary["responses_5xx"]) / canary["responses"], 6)
+    assert (stable["responses_5xx"], stable["error_rate"]) == (0, 0.0)
+    # web2 weighs twice web1 in round robin
+    assert stable["requests"] == pytest.approx(2 * canary["requests"], rel=0.1)
+    expected = "canary error rate %.3f (%d/%d) > max_error_rate 0.01; stable 0.000 (0/%d)" % (
+        canary["error_rate"], canary["responses_5xx"], canary["responses"], stable["responses"])
+    assert result["reasons"][0] == expected
+    assert result["msg"].startswith(
+        "canary analysis of backend 'app' failed (canary web1 vs stable web2, web3 over %.1fs): %s; "
+        % (result["window_s"], expected))
+    assert "max_error_rate_increase 0.005" in result["msg"]
+    assert WINDOW <= result["window_s"] < WINDOW + 1
+    assert "probes" not in result
+
+
+def test_healthy_canary_passes_in_check_mode_too(lab):
+    with traffic(lab):
+        result = run(lab, check_mode=True, stable=["web2"])
+    assert "failed" not in result, result.get("msg")
+    assert (result["verdict"], result["changed"]) == ("pass", False)
+    assert result["stable"]["servers"] == ["web2"]
+    assert result["canary"]["requests"] >= 20 and result["stable"]["requests"] >= 20
+    assert result["reasons"][0].startswith("canary error rate 0.000 (0/%d) <= max_error_rate 0.01; stable 0.000 (0/%d)"
+                                           % (result["canary"]["responses"], result["stable"]["responses"]))
+    assert len(result["reasons"]) == 3
+
+
+def test_no_traffic_is_inconclusive_and_fails_only_when_asked(lab):
+    result = run(lab, interval=1.0)
+    assert "failed" not in result
+    assert result["verdict"] == "inconclusive"
+    assert result["reasons"] == [
+        "canary served 0 requests in the window, fewer than min_requests 20",
+        "stable served 0 requests in the window, fewer than min_requests 20",
+    ]
+    assert result["canary"]["error_rate"] is None and result["canary"]["response_time_ms"] is None
+    strict = run(lab, interval=0.5, fail_on_inconclusive=True)
+    assert strict["failed"] is True
+    assert strict["verdict"] == "inconclusive"
+    assert "is inconclusive" in strict["msg"] and "fail_on_inconclusive is set" in strict["msg"]
+
+
+def test_slow_canary_probes_fail_the_mann_whitney_check(lab):
+    canary_behaviour(lab, delay=0.05)
+    result = run(lab, canary_urls=[url(lab, "web1")], stable_urls=[url(lab, "web2")], probe_interval=0.05,
+                 min_requests=10)
+    assert result["verdict"] == "fail", result["reasons"]
+    probes = result["probes"]
+    assert probes["canary"]["count"] >= 20 and probes["stable"]["count"] >= 20
+    assert probes["canary"]["errors"] == probes["stable"]["errors"] == 0
+    assert probes["canary"]["p50_ms"] >= 50
+    assert probes["canary"]["p50_ms"] > 1.5 * probes["stable"]["p50_ms"]
+    test = probes["mann_whitney"]
+    assert (test["n_canary"], test["n_stable"]) == (probes["canary"]["count"], probes["stable"]["count"])
+    assert test["p_value"] < 0.05 and test["z"] > 0
+    assert [reason.split(";")[0] for reason in result["reasons"]] == [
+        "probe latency Mann-Whitney U %.1f, z %.3f, one-sided p %.4f < alpha 0.05" % (
+            test["u"], test["z"], test["p_value"])
+    ]
+    # No request went through HAProxy: the probes alone made the count.
+    assert result["canary"]["requests"] == 0
+
+
+def test_unknown_servers_are_named_before_any_wait(lab):
+    started = time.monotonic()
+    result = run(lab, canary=["web1", "ghost"], stable=["web2", "phantom"], interval=30)
+    assert time.monotonic() - started < 5
+    assert result["failed"] is True
+    assert result["msg"] == (
+        "server 'ghost', 'phantom' not found in backend 'app'; known servers: web1, web2, web3, web4"
+    )
+    assert "verdict" not in result
+
+
+def test_bad_threshold_is_named(lab):
+    result = run(lab, alpha=1.5, interval=30)
+    assert result["failed"] is True
+    assert result["msg"] == "alpha is 1.5; expected a number in (0, 1)"
