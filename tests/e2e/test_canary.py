@@ -56,3 +56,19 @@ def test_canary_that_never_starts_fails_no_request(fleet):
     assert run.rc != 0
     assert load.snapshot().failed == 0, load.snapshot()
     assert set(fleet.versions().values()) == {"v1"}
+
+
+def test_manual_gate_without_approval_rolls_the_canary_back(fleet, tmp_path):
+    ensure(fleet, "v1")
+    before = lb_view(fleet)
+    gate = tmp_path / "approve"
+    with fleet.load() as load:
+        run = deploy(fleet, "v5", deploy_canary_steps=[20, 100], deploy_canary_gate="file",
+                     deploy_canary_gate_path=str(gate), deploy_canary_gate_timeout=2, **CANARY)
+    assert run.rc != 0
+    assert f"no approval within 2s: {gate} was not created before canary step 2" in run.output, run.output[-3000:]
+    assert "canary step 1 (20%): pass" in run.output
+    assert load.snapshot().failed == 0
+    assert set(fleet.versions().values()) == {"v1"}
+    fleet.wait_lb(status="UP")
+    assert lb_view(fleet) == before
