@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: canary_plan
 short_description: The HAProxy weights for every step of a canary release
-version_added: 0.1.0
+version_added: 0.2.0
 author:
   - lastmile.deploy contributors (@lastmile-deploy)
 description:

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: strategy_select
 short_description: Choose a deployment strategy from answers about the release
-version_added: 0.1.0
+version_added: 0.2.0
 author:
   - lastmile.deploy contributors (@lastmile-deploy)
 description:

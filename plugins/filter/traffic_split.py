@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: traffic_split
 short_description: HAProxy weights that give canary servers a share of the traffic
-version_added: 0.1.0
+version_added: 0.2.0
 author:
   - lastmile.deploy contributors (@lastmile-deploy)
 description:

@@ -35,7 +35,7 @@ description:
     probe latency exceeds O(max_latency_ratio) times the stable median and O(latency_floor_ms),
     so that a significant but tiny difference does not fail a release.
   - Only reads HAProxy and sends GET requests; C(changed) is always false.
-version_added: 0.1.0
+version_added: 0.2.0
 author:
   - lastmile.deploy contributors (@lastmile-deploy)
 extends_documentation_fragment:

@@ -1,12 +1,13 @@
 # Copyright: (c) 2026, lastmile.deploy contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A compact live view of an ansible-playbook run: one line per role step, one line per batch."""
+"""A compact live view of an ansible-playbook run: one line per role step, per batch and per canary step."""
 from __future__ import annotations
 
 import json
 import re
 import sys
 import time
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Set, TextIO, Tuple
 
 # every role of the collection validates its arguments first; that banner names the step
@@ -14,19 +15,36 @@ ROLE_STEP = re.compile(r"^TASK \[lastmile\.deploy\.(?P<role>\w+) : Validating ar
                        r"'(?P<spec>[^']+)'(?: - (?P<about>.*?))?\] \**$")
 ROLE_INCLUDED = re.compile(r"^included: lastmile\.deploy\.(?P<role>\w+) for (?P<hosts>.+?)(?: => .*)?$")
 BATCH_ITEM = re.compile(r"\(item=(?P<label>batch \d+/\d+): (?P<hosts>[^)]*)\)")
+# a batch moved through the rolling role in a loop (canary promotion, restore after a failure)
+ROLLING_ITEM = re.compile(r"^included: lastmile\.deploy\.rolling for .+? => \(item=(?P<hosts>[^)]*)\)$")
+CANARY_ITEM = re.compile(r"\(item=step (?P<step>\d+)/(?P<steps>\d+): (?P<percent>[\d.]+)%\)")
+CANARY_VERDICT = re.compile(
+    r'^\s*"msg": "canary step (?P<step>\d+) \((?P<percent>[\d.]+)%\): (?P<verdict>\w+); '
+    r"canary (?P<canary_requests>\d*) requests, error rate (?P<canary_error_rate>[^,]*), "
+    r"(?P<canary_ms>[^;]*?)\s*ms; "
+    r"stable (?P<stable_requests>\d*) requests, error rate (?P<stable_error_rate>[^,]*), "
+    r'(?P<stable_ms>[^"]*?)\s*ms"')
 FAILED = re.compile(r"^(?:fatal|failed): \[(?P<host>[^\]]+)\](?: \(item=[^)]*\))?: [A-Z!]+ => (?P<result>.*)$")
 # a batch step's short name where "<spec>" alone would not say it
 STEP_NAMES = {("traffic", "drain"): "drain", ("traffic", "restore"): "traffic back"}
 BATCH_STEP = ("rolling", "batch")
 LAST_BATCH_STEP = ("traffic", "restore")
+CANARY_SHIFT = ("traffic", "shift")
 
 
 def _hosts(text: str) -> Tuple[str, ...]:
     return tuple(sorted(h.strip() for h in text.split(",") if h.strip()))
 
 
-def failure_message(result: str, limit: int = 300) -> str:
-    """The ``msg`` of a failed task's JSON result (the raw text if it is not JSON), shortened."""
+def _number(value: object) -> Optional[float]:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def failure_message(result: str, limit: Optional[int] = 300) -> str:
+    """The ``msg`` of a failed task's JSON result (the raw text if it is not JSON), shortened to ``limit``."""
     try:
         data = json.loads(result)
     except ValueError:
@@ -38,7 +56,52 @@ def failure_message(result: str, limit: int = 300) -> str:
         if isinstance(output, list) and output:
             msg += " (%s)" % output[-1]
     msg = " ".join(msg.split())
-    return msg if len(msg) <= limit else msg[:limit - 3] + "..."
+    return msg if limit is None or len(msg) <= limit else msg[:limit - 3] + "..."
+
+
+@dataclass
+class GroupFigures:
+    """What the canary analysis measured for one group of servers (canary or stable) in a step."""
+
+    requests: Optional[int]
+    error_rate: Optional[float]
+    response_ms: Optional[float]
+
+    @classmethod
+    def from_result(cls, figures: object) -> "GroupFigures":
+        """From the ``canary`` / ``stable`` dict of a canary_analysis result."""
+        data = figures if isinstance(figures, dict) else {}
+        requests = _number(data.get("requests"))
+        return cls(None if requests is None else int(requests), _number(data.get("error_rate")),
+                   _number(data.get("response_time_ms")))
+
+    def describe(self) -> str:
+        if not self.requests:
+            return "no requests"
+        rate = "?" if self.error_rate is None else "%.3f" % self.error_rate
+        latency = "? ms" if self.response_ms is None else "%.1f ms" % self.response_ms
+        return "%d requests, error rate %s, %s" % (self.requests, rate, latency)
+
+
+@dataclass
+class CanaryStep:
+    """The verdict of one canary step and the figures behind it."""
+
+    step: int
+    steps: int  # planned steps, 0 when the plan was not seen
+    percent: str
+    verdict: str  # pass, fail or inconclusive
+    canary: GroupFigures
+    stable: GroupFigures
+    seconds: Optional[float] = None  # from the traffic shift to the verdict
+    reason: str = ""  # why a step did not pass, as the analysis said it
+
+    @property
+    def label(self) -> str:
+        return "canary step %d%s (%s%%)" % (self.step, "/%d" % self.steps if self.steps else "", self.percent)
+
+    def describe(self) -> str:
+        return "%s; canary %s; stable %s" % (self.verdict, self.canary.describe(), self.stable.describe())
 
 
 class Progress:
@@ -46,12 +109,14 @@ class Progress:
 
         [  3.1s] precheck: Check that a release can be deployed, changing nothing
         [ 12.0s] batch 1/4 app1: drain, switch, restart, verify, traffic back (4.8s)
+        [ 15.0s] canary app1: drain, switch, restart, verify (5.1s)
+        [ 19.2s] canary step 1/3 (10%): pass; canary 12 requests, error rate 0.000, 2.0 ms; stable ... (4.1s)
         [ 20.1s] failed on app2: <the task's msg>
         [ 20.5s] rollback restore: Put back every host a failed run changed, then fail naming the cause
         [ 21.0s] restore app2: drain, switch, restart, verify, traffic back (5.0s)
 
     A failure inside a block that is rescued is still shown: the reader sees why a rollback
-    started. Failures of tasks that ignore errors are not.
+    started. Failures of tasks that ignore errors are not. ``canary_steps`` holds every verdict.
     """
 
     def __init__(self, out: Optional[TextIO] = None, indent: str = "  ") -> None:
@@ -60,14 +125,23 @@ class Progress:
         self.started = time.monotonic()
         self.batches: Dict[Tuple[str, ...], str] = {}  # hosts -> "batch i/n"
         self._included: Dict[str, Tuple[str, ...]] = {}  # role -> hosts of its latest include
-        self._open_batch: Optional[str] = None
-        self._open_hosts: Tuple[str, ...] = ()
+        self._open_batch: Optional[str] = None  # label of the line still open
+        self._open_hosts: Optional[Tuple[str, ...]] = ()  # None: a canary step line, no role step joins it
         self._open_steps = 0
         self._done: Set[str] = set()  # batches that gave their traffic back
         self.restoring = False  # after a failure: the rollback puts hosts back
         self._batch_started = 0.0
-        self._pending_failure: Optional[str] = None
+        self._pending_failure: Optional[Tuple[str, str]] = None  # (shortened, full)
         self.failures: List[str] = []
+        self.full_failures: List[str] = []  # the same messages, not shortened
+        # batches run through the rolling role in a loop: their hosts, in order, and the group's size
+        self._batch_items: List[Tuple[str, ...]] = []
+        self._batch_index = 0
+        self._batch_count = 0
+        self._pending_batch: Optional[Tuple[str, Optional[Tuple[str, ...]]]] = None  # (label, hosts)
+        self.canary = False  # the canary strategy runs
+        self.canary_plan: Dict[int, str] = {}  # step -> percent
+        self.canary_steps: List[CanaryStep] = []
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -92,13 +166,19 @@ class Progress:
     def line(self, text: str) -> None:
         """Take one output line of ansible-playbook."""
         if self._pending_failure is not None:
-            failure, self._pending_failure = self._pending_failure, None
+            (short, full), self._pending_failure = self._pending_failure, None
             if text.strip() != "...ignoring":
-                self.failures.append(failure)
-                self.say("failed on %s" % failure)
+                self.failures.append(short)
+                self.full_failures.append(full)
+                self.say("failed on %s" % short)
         for match in BATCH_ITEM.finditer(text):
             if text.startswith("included:"):
                 self.batches[_hosts(match["hosts"])] = match["label"]
+        for match in CANARY_ITEM.finditer(text):
+            self.canary_plan[int(match["step"])] = match["percent"]
+        item = ROLLING_ITEM.match(text)
+        if item:
+            self._batch_item(_hosts(item["hosts"]))
         included = ROLE_INCLUDED.match(text)
         if included:
             self._included[included["role"]] = _hosts(included["hosts"])
@@ -107,27 +187,82 @@ class Progress:
         if step:
             self._step(step["role"], step["spec"], step["about"] or "")
             return
+        verdict = CANARY_VERDICT.match(text)
+        if verdict:
+            self._verdict(CanaryStep(
+                int(verdict["step"]), len(self.canary_plan), verdict["percent"], verdict["verdict"],
+                GroupFigures(int(verdict["canary_requests"] or 0), _number(verdict["canary_error_rate"]),
+                             _number(verdict["canary_ms"])),
+                GroupFigures(int(verdict["stable_requests"] or 0), _number(verdict["stable_error_rate"]),
+                             _number(verdict["stable_ms"]))))
+            return
         failed = FAILED.match(text)
         if failed:
-            self._pending_failure = "%s: %s" % (failed["host"], failure_message(failed["result"]))
+            self._failed(failed["host"], failed["result"])
             return
         if text.startswith("PLAY RECAP"):
             self.finish()
+
+    def _failed(self, host: str, result: str) -> None:
+        try:
+            data = json.loads(result)
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and data.get("verdict") in ("pass", "fail", "inconclusive"):
+            # the analysis failed on its verdict: the figures come with the failure
+            step = len(self.canary_steps) + 1
+            reasons = data.get("reasons")
+            self._verdict(CanaryStep(
+                step, len(self.canary_plan), self.canary_plan.get(step, "?"), str(data["verdict"]),
+                GroupFigures.from_result(data.get("canary")), GroupFigures.from_result(data.get("stable")),
+                reason="; ".join(str(r) for r in reasons) if isinstance(reasons, list) else str(data.get("msg", ""))))
+        self._pending_failure = ("%s: %s" % (host, failure_message(result)),
+                                 "%s: %s" % (host, failure_message(result, limit=None)))
+
+    def _verdict(self, verdict: CanaryStep) -> None:
+        if self._open_hosts is None:  # the step's line, opened when its traffic shifted
+            verdict.seconds = time.monotonic() - self._batch_started
+            self._write(" %s" % verdict.describe())
+            self.close_batch()
+        else:
+            self.say("%s: %s" % (verdict.label, verdict.describe()))
+        self.canary_steps.append(verdict)
+
+    def _batch_item(self, hosts: Tuple[str, ...]) -> None:
+        if not self._batch_items and self._batch_index >= self._batch_count:  # a new loop of batches
+            self._batch_index = self._batch_count = 0
+        self._batch_items.append(hosts)
+        self._batch_count += 1
+
+    def _canary_step_due(self) -> bool:
+        """Whether a traffic shift now is a canary step's own (not the rescue's, not the promotion's)."""
+        return (self.canary and not self.restoring and len(self.canary_steps) < len(self.canary_plan)
+                and all(s.verdict == "pass" for s in self.canary_steps))
 
     def _step(self, role: str, spec: str, about: str) -> None:
         hosts = self._included.get(role, ())
         name = STEP_NAMES.get((role, spec), role if spec == "main" else spec)
         if role == "rollback":
             self.restoring = True
-        if (role, spec) == BATCH_STEP:  # a batch run through the role: the restore after a failure
-            self._open("restore" if self.restoring else "batch", hosts, None)
+        if (role, spec) == ("canary", "main"):
+            self.canary = True
+        if (role, spec) == BATCH_STEP:  # a batch run through the role; its line opens with its first step
+            self.close_batch()
+            self._pending_batch = self._batch_label()
             return
-        label = self.batches.get(hosts)
-        if self._open_batch is not None and hosts == self._open_hosts:
+        pending, self._pending_batch = self._pending_batch, None
+        if pending is not None and pending[1] in (None, hosts):
+            self._open(pending[0], hosts, name)
+        elif (role, spec) == CANARY_SHIFT and self._canary_step_due():
+            step = len(self.canary_steps) + 1
+            self._open("canary step %d/%d (%s%%):" % (step, len(self.canary_plan), self.canary_plan.get(step, "?")),
+                       None, None)
+            return
+        elif self._open_batch is not None and hosts == self._open_hosts:
             self._write("%s%s" % (", " if self._open_steps else " ", name))
             self._open_steps += 1
-        elif not self.restoring and label is not None and label not in self._done:
-            self._open(label, hosts, name)
+        elif not self.restoring and self.batches.get(hosts) is not None and self.batches[hosts] not in self._done:
+            self._open(self.batches[hosts], hosts, name)
         else:
             self.say("%s: %s" % (role if spec == "main" else "%s %s" % (role, spec), about or name))
             return
@@ -135,17 +270,30 @@ class Progress:
             self._done.add(self._open_batch or "")
             self.close_batch()
 
-    def _open(self, label: str, hosts: Tuple[str, ...], first_step: Optional[str]) -> None:
+    def _batch_label(self) -> Tuple[str, Optional[Tuple[str, ...]]]:
+        """Label and hosts (None: the hosts of its first step) of a batch run through the rolling role."""
+        hosts = self._batch_items.pop(0) if self._batch_items else None
+        if hosts is not None:
+            self._batch_index += 1
+        if self.restoring:
+            return "restore", hosts
+        if hosts is None:
+            return ("canary" if self.canary else "batch"), None
+        return "batch %d/%d" % (self._batch_index, self._batch_count), hosts
+
+    def _open(self, label: str, hosts: Optional[Tuple[str, ...]], first_step: Optional[str]) -> None:
         self.close_batch()
         self._open_batch, self._open_hosts = label, hosts
         self._open_steps = 1 if first_step else 0
         self._batch_started = time.monotonic()
-        self._write("%s %s %s:%s" % (self._stamp(), label, ", ".join(hosts), " " + first_step if first_step else ""))
+        self._write("%s %s%s%s" % (self._stamp(), label, " %s:" % ", ".join(hosts) if hosts else "",
+                                   " " + first_step if first_step else ""))
 
     def finish(self) -> None:
         """End of the output: flush what is still open."""
         if self._pending_failure is not None:
-            self.failures.append(self._pending_failure)
-            self.say("failed on %s" % self._pending_failure)
-            self._pending_failure = None
+            (short, full), self._pending_failure = self._pending_failure, None
+            self.failures.append(short)
+            self.full_failures.append(full)
+            self.say("failed on %s" % short)
         self.close_batch()
