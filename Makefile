@@ -41,7 +41,7 @@ unit: setup
 	$(BIN)/pytest -q tests/unit
 
 e2e: setup
-	$(BIN)/pytest -q tests/fleet tests/e2e
+	$(BIN)/pytest -q --durations=12 tests/fleet tests/e2e
 
 lint: setup
 	$(BIN)/ansible-lint --nocolor
@@ -55,7 +55,7 @@ test: setup
 	$(BIN)/ansible-lint --nocolor
 	VENV=$(CURDIR)/$(VENV) bash .ci/sanity
 	VENV=$(CURDIR)/$(VENV) bash .ci/sanity units
-	$(BIN)/pytest -q tests/fleet tests/e2e
+	$(BIN)/pytest -q --durations=12 tests/fleet tests/e2e
 
 demo: setup
 	PYTHONPATH=tests $(BIN)/python -m fleet demo

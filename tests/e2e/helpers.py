@@ -29,13 +29,22 @@ def deploy(fleet, version, mode="good", args=(), **extra):
 
 
 def ensure(fleet, *versions):
-    """Deploy ``versions`` in order unless the fleet already serves the last one."""
-    if set(fleet.versions().values()) == {versions[-1]}:
-        return
-    for version in versions:
-        run = deploy(fleet, version)
+    """Bring the fleet to serve ``versions[-1]``, deploying ``versions`` in order from the first one
+    not yet served; a setup step, so whole-fleet batches keep it quick."""
+    served = set(fleet.versions().values())
+    start = 0
+    for index, version in enumerate(versions):
+        if served == {version}:
+            start = index + 1
+    for version in versions[start:]:
+        run = deploy(fleet, version, deploy_batch="100%")
         assert run.rc == 0, run.output[-3000:]
 
 
 def history(host):
     return json.loads((Path(host.root) / ".lastmile" / "state.json").read_text())["history"]
+
+
+def lb_view(fleet):
+    """Admin state and weight of every HAProxy server, as the fleet's own socket helper reads them."""
+    return {n: (s["admin"], s["weight"]) for n, s in fleet.haproxy.server_states().items()}

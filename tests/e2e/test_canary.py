@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import re
 
-from helpers import deploy, ensure, history
+from helpers import deploy, ensure, history, lb_view
 
-CANARY = {"deploy_strategy": "canary", "deploy_canary_interval": 3, "deploy_canary_min_requests": 10}
-
-
-def lb_view(fleet):
-    return {n: (s["admin"], s["weight"]) for n, s in fleet.haproxy.server_states().items()}
+CANARY = {"deploy_strategy": "canary", "deploy_canary_interval": 2, "deploy_canary_min_requests": 10}
 
 
 def test_good_canary_is_promoted_to_the_whole_fleet(fleet):

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import re
 
-from helpers import deploy, ensure, history
-
-
-def lb_view(fleet):
-    return {n: (s["admin"], s["weight"]) for n, s in fleet.haproxy.server_states().items()}
+from helpers import deploy, ensure, history, lb_view
 
 
 def test_recreate_switches_every_host_and_reports_downtime(fleet):

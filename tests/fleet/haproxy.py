@@ -54,7 +54,7 @@ def render_config(servers: Sequence[Tuple[str, str, int]], lb_port: int, rundir:
         "    balance roundrobin\n"
         "    option httpchk GET /health\n"
         "    http-check expect status 200\n"
-        "    default-server inter 500ms fall 2 rise 2 weight 100\n"
+        "    default-server inter 500ms fastinter 150ms downinter 300ms fall 2 rise 2 weight 100\n"
         "{servers}"
     ).format(rundir=rundir, tcp_admin=tcp_admin, lb_port=lb_port, backend=backend, servers=server_lines)
 
