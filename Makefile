@@ -1,6 +1,6 @@
 # lastmile.deploy — developer entry points.
 #   make test   unit tests, lint, sanity and the end-to-end suite on a local fleet
-#   make demo   a rolling deployment under live traffic on a local 4-host fleet
+#   make demo   v1, a canary of v2 that is promoted, a canary of a bad v3 that rolls itself back, under live traffic
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv

@@ -137,7 +137,7 @@ def parser() -> argparse.ArgumentParser:
     load.add_argument("--pause", type=float, default=0.0)
     load.set_defaults(func=cmd_load)
 
-    demo = sub.add_parser("demo", help="rolling deployment of v1 then v2 under live load on a fresh 4-host fleet")
+    demo = sub.add_parser("demo", help="rolling v1, canary v2 promoted, bad canary v3 rolled back, under live load on a fresh 4-host fleet")
     demo.set_defaults(func=cmd_demo)
     return p
 

@@ -1,10 +1,12 @@
 # Copyright: (c) 2026, lastmile.deploy contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""``python -m fleet demo`` (``make demo``): a rolling deployment under live traffic on a fresh local fleet.
+"""``python -m fleet demo`` (``make demo``): rolling, canary and a canary rolled back, under live traffic.
 
-Brings up 4 hosts behind HAProxy, deploys v1 with ``lastmile.deploy.deploy``, starts steady load
-through the front door, rolls out v2 one host at a time, stops the load, prints what happened and
-tears the fleet down again, whatever happens.
+Brings up 4 hosts behind HAProxy, installs v1 with ``lastmile.deploy.deploy`` (rolling), then,
+with steady load through the front door, sends a canary of v2 through traffic steps until it is
+promoted to the whole fleet, and a canary of a bad v3 (30% of requests answer 500) that fails its
+first step and rolls back by itself. Prints what happened per deployment, checks it against what
+should have happened (the exit code says), and tears the fleet down again, whatever happens.
 """
 from __future__ import annotations
 
@@ -14,40 +16,32 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Set, TextIO, Tuple, Union
+from typing import Dict, List, Optional, Set, TextIO
 
+from fleet.demo_report import PROMOTE, ROLL_BACK, ROLL_OUT, Deployment, LbView, result_line
 from fleet.fleet import Fleet
 from fleet.hosts import APP_PORT
-from fleet.load import LoadReport
 from fleet.playbook import FAST_GATES, release_vars, run_playbook
 from fleet.procs import FleetError, port_open, process_kind, processes_using
 from fleet.progress import Progress
 
 HOSTS = 4
 LOAD_OPTIONS = {"concurrency": 2, "pause": 0.05}  # steady, yet light enough for a 2-core machine
+CANARY_STEPS = [10, 50, 100]
+CANARY_INTERVAL = 4  # seconds observed per step
+BAD_ERROR_RATE = 0.3  # share of "/" requests the bad release answers with 500
+CANARY = {
+    "deploy_canary_count": 1,
+    "deploy_canary_steps": CANARY_STEPS,
+    "deploy_canary_interval": CANARY_INTERVAL,
+    "deploy_canary_min_requests": 10,
+    # probes straight on the hosts add to the few requests a 10% share of this light load brings
+    "deploy_canary_probe_path": "/",
+}
 # the tests use 127.0.0.11 and up; the demo keeps out of their way so both can run at once
 FIRST_BASE_ADDRESS = 101
 PLAYBOOK_TIMEOUT = 300
 ADDRESS = re.compile(r"\b127\.0\.0\.(\d{1,3})\b")
-
-
-@dataclass
-class Deployment:
-    """One run of lastmile.deploy.deploy and what it left behind."""
-
-    version: str
-    strategy: str
-    batch: Union[int, str]
-    rc: Optional[int] = None
-    duration: float = 0.0
-    load: Optional[LoadReport] = None
-    hosts: Dict[str, Tuple[Optional[str], Optional[str]]] = field(default_factory=dict)  # name: (version, current)
-    failures: List[str] = field(default_factory=list)
-
-    @property
-    def succeeded(self) -> bool:
-        return self.rc == 0 and (self.load is None or self.load.failed == 0)
 
 
 def addresses_in_use() -> Set[int]:
@@ -87,6 +81,7 @@ class Demo:
         self.out = out
         self.fleet: Optional[Fleet] = None
         self.deployments: List[Deployment] = []
+        self.not_run: List[str] = []
         self.summarized = False
 
     @property
@@ -105,25 +100,42 @@ class Demo:
                  % (HOSTS, base, base + HOSTS - 1, fleet.workdir))
         fleet.start()
         self.say("  front door (HAProxy): %s" % fleet.frontend_url)
+        canary = "%d host, steps %s%%, %ds each" % (
+            CANARY["deploy_canary_count"], "/".join(str(s) for s in CANARY_STEPS), CANARY_INTERVAL)
+        story = [
+            (Deployment("v1", "rolling", "deploy_batch 50%", ROLL_OUT), {"deploy_batch": "50%"}),
+            (Deployment("v2", "canary", canary, PROMOTE, previous="v1", planned_steps=len(CANARY_STEPS)), CANARY),
+            (Deployment("v3", "canary", canary, ROLL_BACK, previous="v2", mode="errors",
+                        planned_steps=len(CANARY_STEPS)), CANARY),
+        ]
+        for deployment, strategy_vars in story:
+            if self.deployments and self.deployments[-1].problems():
+                self.not_run.append("%s: not run, %s did not go as expected" % (
+                    deployment.version, self.deployments[-1].version))
+                continue
+            self.deploy(deployment, strategy_vars, under_load=deployment.previous is not None)
+        return 0 if self.summary() else 1
 
-        first = self.deploy("v1", batch="50%", under_load=False)
-        if first.succeeded:
-            fleet.wait_lb("UP", timeout=20)
-            self.deploy("v2", batch=1, under_load=True)
-        self.summary()
-        return 0 if all(d.succeeded for d in self.deployments) else 1
+    def lb_view(self) -> LbView:
+        return {name: (s["admin"], s["weight"]) for name, s in self.fleet.haproxy.server_states().items()}
 
-    def deploy(self, version: str, batch: Union[int, str], under_load: bool) -> Deployment:
-        """Deploy ``version`` with the rolling strategy, optionally while load runs through the front door."""
+    def deploy(self, deployment: Deployment, strategy_vars: Dict[str, object], under_load: bool) -> None:
+        """Run lastmile.deploy.deploy for ``deployment``, optionally while load runs through the front door."""
         fleet = self.fleet
-        deployment = Deployment(version, "rolling", batch)
         self.deployments.append(deployment)
-        artifact = fleet.build_release(version)
-        extra_vars = {**FAST_GATES, **release_vars(artifact), "deploy_strategy": deployment.strategy,
-                      "deploy_batch": batch}
+        bad = deployment.mode == "errors"
+        artifact = fleet.build_release(deployment.version, mode=deployment.mode,
+                                       **({"error_rate": BAD_ERROR_RATE} if bad else {}))
+        extra_vars = {**FAST_GATES, **release_vars(artifact), "deploy_strategy": deployment.strategy, **strategy_vars}
+        what = deployment.strategy
+        if bad:
+            what += " of a bad release: %d%% of its requests answer 500" % round(100 * BAD_ERROR_RATE)
+        load_note = " under steady load through the front door" if under_load else ""
         self.say()
-        self.say("Deploying %s (%s, deploy_batch %s)%s" % (
-            version, deployment.strategy, batch, " under steady load through the front door" if under_load else ""))
+        self.say("Deploying %s (%s, %s)%s" % (deployment.version, what, deployment.settings, load_note))
+        if deployment.previous is not None:
+            fleet.wait_lb("UP", timeout=20)
+            deployment.lb_before = self.lb_view()
         progress = Progress(self.out)
         load = fleet.load(**LOAD_OPTIONS) if under_load else None
         started = time.monotonic()
@@ -138,29 +150,30 @@ class Demo:
                 deployment.load = load.stop()
         progress.finish()
         deployment.rc = run.rc
-        deployment.failures = progress.failures
-        deployment.hosts = {h.name: (h.version(), h.current_target()) for h in fleet.hosts}
-        progress.say("%s (rc %d)" % ("done" if run.rc == 0 else "FAILED", run.rc))
-        return deployment
+        deployment.failures = progress.full_failures
+        deployment.canary_steps = progress.canary_steps
+        progress.say("%s (rc %d)" % (deployment.outcome, run.rc))
+        if deployment.lb_before is not None:
+            try:  # a restored server takes its health checks before it counts as UP again
+                fleet.wait_lb("UP", timeout=20)
+            except FleetError as e:
+                deployment.lb_error = str(e)
+            deployment.lb_after = self.lb_view()
+        deployment.served = fleet.versions()
+        deployment.current = {h.name: h.current_target() for h in fleet.hosts}
 
-    def summary(self) -> None:
+    def summary(self) -> bool:
+        """Print what every deployment did; True when the whole story went as it should."""
         self.summarized = True
         self.say()
         self.say("Summary")
-        for d in self.deployments:
-            outcome = "succeeded" if d.rc == 0 else "FAILED (rc %s)" % d.rc
-            self.say("  %s: %s, deploy_batch %s: %s in %.1fs" % (d.version, d.strategy, d.batch, outcome, d.duration))
-            self.say("    front door: %s" % describe_load(d.load))
-            if d.failures:  # the last one is the run's own verdict (what failed, what was restored)
-                self.say("    failed on %s" % d.failures[-1])
-            for name, (version, current) in d.hosts.items():
-                self.say("    %-5s serves %-8s current -> %s" % (name, version or "nothing", current or "(none)"))
-        ok = all(d.succeeded for d in self.deployments)
-        failed_requests = sum(d.load.failed for d in self.deployments if d.load is not None)
-        if ok:
-            self.say("Result: OK, every deployment succeeded and no request failed")
-        else:
-            self.say("Result: FAILED (%d failed requests); full ansible output: %s" % (failed_requests, self.log_path))
+        for deployment in self.deployments:
+            for line in deployment.report():
+                self.say("  " + line)
+        ok, lines = result_line(self.deployments, self.log_path, self.not_run)
+        for line in lines:
+            self.say(line)
+        return ok
 
     def teardown(self, keep: bool) -> None:
         """Stop every process of the fleet; remove the work dir unless ``keep``."""
@@ -174,17 +187,6 @@ class Demo:
         for pid, cmdline in killed.items():
             self.say("teardown: killed leftover %d: %s" % (pid, cmdline))
         self.say("Fleet stopped%s" % ("; its files stay in %s" % self.fleet.workdir if keep else " and removed"))
-
-
-def describe_load(report: Optional[LoadReport]) -> str:
-    """One line: requests served and failed through the front door, and which versions answered."""
-    if report is None:
-        return "no traffic (first install: nothing served before it)"
-    versions = ", ".join("%s %d" % (v, n) for v, n in sorted(report.versions.items()))
-    text = "%d requests in %.1fs: %d served, %d failed" % (report.total, report.duration, report.ok, report.failed)
-    if report.failed:
-        text += " (%s)" % ", ".join("%s %d" % (k, n) for k, n in report.failures.items() if n)
-    return text + ("; answered by %s" % versions if versions else "")
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -234,10 +234,22 @@ class Progress:
         self._batch_items.append(hosts)
         self._batch_count += 1
 
-    def _canary_step_due(self) -> bool:
-        """Whether a traffic shift now is a canary step's own (not the rescue's, not the promotion's)."""
-        return (self.canary and not self.restoring and len(self.canary_steps) < len(self.canary_plan)
-                and all(s.verdict == "pass" for s in self.canary_steps))
+    def _canary_shift(self) -> bool:
+        """Show a traffic shift of the canary strategy: a step's (its line waits for the verdict), the
+        rescue's or the promotion's. False when the shift is none of these."""
+        if not self.canary or self.restoring:
+            return False
+        passed = all(s.verdict == "pass" for s in self.canary_steps)
+        if passed and len(self.canary_steps) < len(self.canary_plan):
+            step = len(self.canary_steps) + 1
+            self._open("canary step %d/%d (%s%%):" % (step, len(self.canary_plan), self.canary_plan.get(step, "?")),
+                       None, None)
+            return True
+        if not self.canary_steps:
+            return False
+        self.say("traffic shift: %s" % ("every server back to its weight from before the run (canary promoted)"
+                                        if passed else "all traffic back to the stable servers"))
+        return True
 
     def _step(self, role: str, spec: str, about: str) -> None:
         hosts = self._included.get(role, ())
@@ -253,10 +265,7 @@ class Progress:
         pending, self._pending_batch = self._pending_batch, None
         if pending is not None and pending[1] in (None, hosts):
             self._open(pending[0], hosts, name)
-        elif (role, spec) == CANARY_SHIFT and self._canary_step_due():
-            step = len(self.canary_steps) + 1
-            self._open("canary step %d/%d (%s%%):" % (step, len(self.canary_plan), self.canary_plan.get(step, "?")),
-                       None, None)
+        elif (role, spec) == CANARY_SHIFT and self._canary_shift():
             return
         elif self._open_batch is not None and hosts == self._open_hosts:
             self._write("%s%s" % (", " if self._open_steps else " ", name))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 
 from fleet.progress import Progress, failure_message
@@ -84,3 +85,123 @@ def test_failure_message_reads_msg_or_keeps_raw_text_and_shortens():
     assert failure_message('{"msg": "boom\\n  twice"}') == "boom twice"
     assert failure_message("not json at all") == "not json at all"
     assert len(failure_message('{"msg": "%s"}' % ("x" * 500), limit=50)) == 50
+
+
+STEP_INCLUDE = "included: /x/canary/tasks/step.yml for app1 => (item=step %d/3: %d%%)"
+VERDICT = ('    "msg": "canary step %d (%d%%): pass; canary %s requests, error rate %s, %s ms; '
+           'stable %s requests, error rate %s, %s ms"')
+FAIL_RESULT = json.dumps({
+    "canary": {"error_rate": 0.3, "requests": 10, "response_time_ms": 2.0, "servers": ["app1"]},
+    "stable": {"error_rate": 0.0, "requests": 98, "response_time_ms": 1.5, "servers": ["app2", "app3"]},
+    "changed": False, "verdict": "fail",
+    "msg": "canary analysis of backend 'sample' failed: canary error rate 0.300 (3/10) > max_error_rate 0.001",
+    "reasons": ["canary error rate 0.300 (3/10) > max_error_rate 0.001", "increase 0.300 > 0.005"]})
+CANARY_START = (
+    step("precheck", "main", "app1, app2, app3", "Check that a release can be deployed")
+    + step("canary", "main", "app1, app2, app3", "Canary with per-step analysis")
+    + ["TASK [Put the release on the canary hosts and verify them, out of rotation] ***",
+       "included: lastmile.deploy.rolling for app1, app2, app3",
+       BANNER % ("rolling", "batch", "Move one batch")]
+    + step("traffic", "drain", "app1") + step("release", "switch", "app1") + step("service", "restart", "app1")
+    + step("verify", "main", "app1")
+    + ["TASK [lastmile.deploy.canary : Shift traffic to the canary step by step] ***",
+       "skipping: [app2] => (item=step 1/3: 10%) ", "skipping: [app2] => (item=step 2/3: 50%) "]
+    + [STEP_INCLUDE % (n, p) for n, p in ((1, 10), (2, 50), (3, 100))]
+)
+
+
+def verdict(number: int, percent: int, canary: tuple, stable: tuple) -> list:
+    return step("traffic", "shift", "app1") + [
+        "TASK [lastmile.deploy.canary : Show the verdict] ***", "ok: [app1] => {",
+        VERDICT % ((number, percent) + canary + stable), "}"]
+
+
+def rest_of_fleet(*hosts: str) -> list:
+    lines = ["included: lastmile.deploy.rolling for app1, app3, app2 => (item=%s)" % h for h in hosts]
+    for host in hosts:
+        lines += [BANNER % ("rolling", "batch", "Move one batch")] + batch(host)
+    return lines
+
+
+def test_promoted_canary_shows_each_step_verdict_then_the_rest_of_the_fleet_in_batches():
+    lines, progress = view(
+        CANARY_START
+        + verdict(1, 10, ("11", "0.0", "2.0"), ("101", "0.0", "1.337"))
+        + verdict(2, 50, ("56", "0.0", "1.0"), ("57", "0.0", "1.333"))
+        + verdict(3, 100, ("112", "0.0", "1.0"), ("0", "", " "))
+        + step("traffic", "shift", "app1") + step("traffic", "restore", "app1")
+        + rest_of_fleet("app2", "app3")
+        + step("rolling", "finish", "app1, app2, app3", "Restore or record")
+        + ["PLAY RECAP ***"])
+    assert lines == [
+        "  precheck: Check that a release can be deployed",
+        "  canary: Canary with per-step analysis",
+        "  canary app1: drain, switch, restart, verify",
+        "  canary step 1/3 (10%): pass; canary 11 requests, error rate 0.000, 2.0 ms; "
+        "stable 101 requests, error rate 0.000, 1.3 ms",
+        "  canary step 2/3 (50%): pass; canary 56 requests, error rate 0.000, 1.0 ms; "
+        "stable 57 requests, error rate 0.000, 1.3 ms",
+        "  canary step 3/3 (100%): pass; canary 112 requests, error rate 0.000, 1.0 ms; stable no requests",
+        "  traffic shift: every server back to its weight from before the run (canary promoted)",
+        "  traffic restore: About it",
+        "  batch 1/2 app2: drain, switch, restart, verify, traffic back",
+        "  batch 2/2 app3: drain, switch, restart, verify, traffic back",
+        "  rolling finish: Restore or record",
+    ]
+    steps = progress.canary_steps
+    assert [(s.step, s.steps, s.percent, s.verdict) for s in steps] == [
+        (1, 3, "10", "pass"), (2, 3, "50", "pass"), (3, 3, "100", "pass")]
+    assert (steps[0].canary.requests, steps[0].stable.requests, steps[0].stable.response_ms) == (11, 101, 1.337)
+    assert (steps[2].stable.requests, steps[2].stable.error_rate, steps[2].stable.response_ms) == (0, None, None)
+    assert all(s.seconds is not None for s in steps) and progress.failures == []
+
+
+def test_failed_canary_step_shows_its_figures_the_cause_and_the_restore():
+    cause = ("The deployment of sample v3 failed and was rolled back. Cause: app1: canary step 1 (10%% of traffic): "
+             "canary analysis failed: %s. Restored: app1 -> v2; load balancer state as read before the run."
+             % ("the reasons at length " * 15))
+    lines, progress = view(
+        CANARY_START + step("traffic", "shift", "app1")
+        + ["TASK [lastmile.deploy.canary : Compare the canary with the stable servers] ***",
+           "[ERROR]: Task failed: Module failed: canary analysis of backend 'sample' failed",
+           "fatal: [app1 -> lb1]: FAILED! => " + FAIL_RESULT, ""]
+        + step("traffic", "shift", "app1")
+        + ["included: lastmile.deploy.rolling for app1, app3, app2 => (item=%s)" % h for h in ("app2", "app3")]
+        + [BANNER % ("rolling", "batch", "Move one batch")] * 2  # the rest of the fleet: skipped inside
+        + step("rolling", "finish", "app1, app2, app3", "Restore or record")
+        + step("rollback", "restore", "app1, app2, app3", "Put back every host")
+        + ["included: lastmile.deploy.rolling for app1 => (item=app1)", BANNER % ("rolling", "batch", "Move")]
+        + batch("app1")
+        + ["fatal: [app1]: FAILED! => " + json.dumps({"changed": False, "msg": cause})])
+    assert lines == [
+        "  precheck: Check that a release can be deployed",
+        "  canary: Canary with per-step analysis",
+        "  canary app1: drain, switch, restart, verify",
+        "  canary step 1/3 (10%): fail; canary 10 requests, error rate 0.300, 2.0 ms; "
+        "stable 98 requests, error rate 0.000, 1.5 ms",
+        "  failed on app1 -> lb1: canary analysis of backend 'sample' failed: "
+        "canary error rate 0.300 (3/10) > max_error_rate 0.001",
+        "  traffic shift: all traffic back to the stable servers",
+        "  rolling finish: Restore or record",
+        "  rollback restore: Put back every host",
+        "  restore app1: drain, switch, restart, verify, traffic back",
+        "  failed on app1: " + failure_message(json.dumps({"msg": cause})),
+    ]
+    (only,) = progress.canary_steps
+    assert (only.step, only.percent, only.verdict, only.canary.error_rate) == (1, "10", "fail", 0.3)
+    assert only.reason == "canary error rate 0.300 (3/10) > max_error_rate 0.001; increase 0.300 > 0.005"
+    assert progress.full_failures[-1] == "app1: " + cause and len(progress.failures[-1]) < len(cause)
+
+
+def test_inconclusive_step_without_an_open_step_line_still_gets_its_own_line():
+    result = json.dumps({"verdict": "inconclusive", "msg": "too few requests",
+                         "canary": {"requests": 9, "error_rate": 0.0, "response_time_ms": 2.0},
+                         "stable": {"requests": 0}})
+    lines, progress = view(["fatal: [app1 -> lb1]: FAILED! => " + result])
+    assert lines == ["  canary step 1 (?%): inconclusive; canary 9 requests, error rate 0.000, 2.0 ms; "
+                     "stable no requests", "  failed on app1 -> lb1: too few requests"]
+    assert progress.canary_steps[0].seconds is None
+
+
+def test_failure_message_keeps_everything_without_a_limit():
+    assert failure_message('{"msg": "%s"}' % ("x" * 500), limit=None) == "x" * 500
