@@ -17,6 +17,7 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._analysis import C
 from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy import HAProxy
 from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_client import HAProxyError
 from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_state import (
+    _int,
     parse_stat,
     require_servers,
     validate_name,
@@ -196,10 +197,3 @@ def observe(
         canary_probes=samples["canary"] if canary_urls else None,
         stable_probes=samples["stable"] if stable_urls else None,
     )
-
-
-def _int(value) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
