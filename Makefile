@@ -1,5 +1,6 @@
 # lastmile.deploy — developer entry points.
-#   make test   unit tests, lint, sanity and the end-to-end suite on a local fleet
+#   make test   unit tests, lint, sanity, Galaxy's importer, docs, the end-to-end suite and molecule on a local fleet
+#   make docs   regenerate the reference pages in docs/reference
 #   make demo   v1, a canary of v2 that is promoted, a canary of a bad v3 that rolls itself back, under live traffic
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -10,7 +11,7 @@ LINK := $(COLLECTIONS)/ansible_collections/lastmile/deploy
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: all setup system-packages test unit e2e lint sanity units-ansible-test demo build clean
+.PHONY: all setup system-packages test unit e2e lint sanity importer docs docs-check molecule demo build clean
 
 all: test
 
@@ -38,24 +39,44 @@ system-packages:
 setup: $(BIN)/.installed $(LINK) system-packages
 
 unit: setup
-	$(BIN)/pytest -q tests/unit
+	$(BIN)/pytest -q tests/unit tests/docs
+
+# Each xdist worker gets its own range of loopback addresses (tests/fleet/addresses.py).
+E2E := $(BIN)/pytest -q -n 2 --dist loadfile --durations=12 tests/fleet tests/e2e tests/awx
 
 e2e: setup
-	$(BIN)/pytest -q --durations=12 tests/fleet tests/e2e
+	$(E2E)
 
 lint: setup
 	$(BIN)/ansible-lint --nocolor
+	$(BIN)/antsibull-changelog lint
 
 sanity: setup
 	VENV=$(CURDIR)/$(VENV) bash .ci/sanity
 	VENV=$(CURDIR)/$(VENV) bash .ci/sanity units
 
+importer: setup
+	VENV=$(CURDIR)/$(VENV) bash .ci/galaxy-importer
+
+docs: setup
+	bash .ci/docs generate
+
+docs-check: setup
+	bash .ci/docs check
+
+molecule: setup
+	bash .ci/molecule
+
 test: setup
-	$(BIN)/pytest -q tests/unit
+	$(BIN)/pytest -q tests/unit tests/docs
 	$(BIN)/ansible-lint --nocolor
+	$(BIN)/antsibull-changelog lint
 	VENV=$(CURDIR)/$(VENV) bash .ci/sanity
 	VENV=$(CURDIR)/$(VENV) bash .ci/sanity units
-	$(BIN)/pytest -q --durations=12 tests/fleet tests/e2e
+	VENV=$(CURDIR)/$(VENV) bash .ci/galaxy-importer
+	bash .ci/docs check
+	$(E2E)
+	bash .ci/molecule
 
 demo: setup
 	PYTHONPATH=tests $(BIN)/python -m fleet demo

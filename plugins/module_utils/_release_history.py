@@ -31,6 +31,10 @@ def state_path(root: str) -> str:
     return os.path.join(root, STATE_DIR, STATE_FILE)
 
 
+def _well_formed(entry: object) -> bool:
+    return isinstance(entry, dict) and isinstance(entry.get("version"), str) and entry.get("status") in STATUSES
+
+
 def load_history(root: str) -> List[Entry]:
     """Entries oldest first; an empty list when the state file does not exist yet."""
     path = state_path(root)
@@ -42,10 +46,7 @@ def load_history(root: str) -> List[Entry]:
     except (OSError, ValueError) as exc:
         raise HistoryError("cannot read release history %s: %s" % (path, exc)) from exc
     history = data.get("history") if isinstance(data, dict) else None
-    if not isinstance(history, list) or not all(
-        isinstance(entry, dict) and isinstance(entry.get("version"), str)
-        and entry.get("status") in STATUSES for entry in history
-    ):
+    if not isinstance(history, list) or not all(_well_formed(entry) for entry in history):
         raise HistoryError(
             "release history %s is malformed: expected {\"history\": [{\"version\", \"status\", "
             "\"switched_at\", \"finished_at\"}, ...]} with status one of %s"

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from fleet import Fleet
+from fleet.addresses import free_base_address
 from fleet.playbook import COLLECTIONS, REPO, PlaybookRun, run_playbook
 
 __all__ = ["COLLECTIONS", "REPO", "PlaybookRun", "fleet", "host_state", "run_playbook"]
@@ -15,7 +16,7 @@ __all__ = ["COLLECTIONS", "REPO", "PlaybookRun", "fleet", "host_state", "run_pla
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
     """A 4-host fleet behind HAProxy, for the tests of one module."""
-    with Fleet(hosts=4) as running:
+    with Fleet(hosts=4, base_address=free_base_address(4)) as running:
         yield running
 
 

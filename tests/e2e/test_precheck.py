@@ -17,6 +17,7 @@ def attempt(fleet, **overrides):
         "deploy_checksum": artifact.checksum,
     }
     extra_vars.update(overrides)
+    extra_vars = {name: value for name, value in extra_vars.items() if value is not None}
     before = host_state(fleet)
     run = run_playbook(fleet, "deploy", extra_vars)
     assert run.rc != 0, "the deployment should have been refused"
@@ -59,6 +60,20 @@ def test_capacity_threshold_not_met(fleet):
 def test_bad_version_id(fleet):
     out = attempt(fleet, deploy_version="../evil")
     assert "../evil" in out and "release id" in out
+
+
+def test_missing_required_variable_stops_before_the_prechecks(fleet):
+    out = attempt(fleet, deploy_version=None)
+    assert "missing required arguments: deploy_version" in out
+    assert "lastmile.deploy.precheck :" not in out, "the prechecks ran although a required variable was missing"
+
+
+def test_bad_variables_of_the_strategy_are_named_before_the_prechecks(fleet):
+    out = attempt(fleet, deploy_strategy="canary", deploy_canary_interval="soon", deploy_canary_gate="maybe")
+    assert "Variables for deploy_strategy canary are not valid" in out
+    assert "'deploy_canary_interval' is of type str and we were unable to convert to float" in out
+    assert "deploy_canary_gate must be one of: none, pause, file, got: maybe" in out
+    assert "lastmile.deploy.precheck :" not in out and "<class" not in out
 
 
 def test_precheck_playbook_passes_and_changes_nothing(fleet):

@@ -11,6 +11,7 @@ import time
 from dataclasses import asdict
 from typing import List, Optional
 
+from fleet.addresses import free_base_address
 from fleet.artifacts import MODES, find_artifact
 from fleet.demo import main as run_demo
 from fleet.fleet import Fleet
@@ -22,10 +23,17 @@ def _options(args: argparse.Namespace) -> dict:
             if getattr(args, name) is not None}
 
 
+def _base_address(value: str) -> str:
+    if value != "auto" and not value.isdigit():
+        raise argparse.ArgumentTypeError("%r: expected a number (last octet of 127.0.0.x) or 'auto'" % value)
+    return value
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     if os.path.exists(os.path.join(args.dir, "fleet.json")) and Fleet.attach(args.dir).processes():
         raise FleetError("a fleet is already running in %s: run 'down' first" % args.dir)
-    fleet = Fleet(workdir=args.dir, hosts=args.hosts, base_address=args.base_address, lb_port=args.lb_port,
+    base_address = free_base_address(args.hosts) if args.base_address == "auto" else int(args.base_address)
+    fleet = Fleet(workdir=args.dir, hosts=args.hosts, base_address=base_address, lb_port=args.lb_port,
                   tcp_admin=args.tcp_admin, keep_workdir=True)
     fleet.start()
     print(json.dumps(fleet.describe(), indent=2))
@@ -100,7 +108,8 @@ def parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start a fleet and leave it running")
     up.add_argument("--dir", required=True, help="work dir (keep it short, e.g. /tmp/lmf-demo)")
     up.add_argument("--hosts", type=int, default=4)
-    up.add_argument("--base-address", type=int, default=11, help="first host is 127.0.0.<this>")
+    up.add_argument("--base-address", default="11", type=_base_address,
+                    help="first host is 127.0.0.<this>; 'auto' takes a free block")
     up.add_argument("--lb-port", type=int, default=None, help="frontend port (default: a free one)")
     up.add_argument("--tcp-admin", action="store_true", help="also expose the admin API on 127.0.0.1:<port>")
     up.set_defaults(func=cmd_up)

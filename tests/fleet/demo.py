@@ -11,18 +11,17 @@ should have happened (the exit code says), and tears the fleet down again, whate
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional, Set, TextIO
+from typing import Dict, List, Optional, TextIO
 
+from fleet.addresses import free_base_address
 from fleet.demo_report import PROMOTE, ROLL_BACK, ROLL_OUT, Deployment, LbView, result_line
 from fleet.fleet import Fleet
-from fleet.hosts import APP_PORT
 from fleet.playbook import FAST_GATES, release_vars, run_playbook
-from fleet.procs import FleetError, port_open, process_kind, processes_using
+from fleet.procs import FleetError
 from fleet.progress import Progress
 
 HOSTS = 4
@@ -38,40 +37,9 @@ CANARY = {
     # probes straight on the hosts add to the few requests a 10% share of this light load brings
     "deploy_canary_probe_path": "/",
 }
-# the tests use 127.0.0.11 and up; the demo keeps out of their way so both can run at once
-FIRST_BASE_ADDRESS = 101
+# the test workers use 127.0.0.11-130; the demo keeps out of their way so both can run at once
+FIRST_BASE_ADDRESS = 151
 PLAYBOOK_TIMEOUT = 300
-ADDRESS = re.compile(r"\b127\.0\.0\.(\d{1,3})\b")
-
-
-def addresses_in_use() -> Set[int]:
-    """Last octets of the 127.0.0.x addresses that running fleets (of any work dir) are configured for."""
-    used: Set[int] = set()
-    for cmdline in processes_using("/tmp/lmf-").values():
-        kind = process_kind(cmdline)
-        texts = [cmdline]
-        argv = cmdline.split()
-        for flag in ("-c", "-f"):  # supervisord.conf / haproxy.cfg: they name the addresses of every host
-            if kind in ("supervisord", "haproxy") and flag in argv[:-1]:
-                try:
-                    with open(argv[argv.index(flag) + 1], encoding="utf-8", errors="replace") as f:
-                        texts.append(f.read())
-                except OSError:
-                    pass
-        for text in texts:
-            used.update(int(m) for m in ADDRESS.findall(text))
-    return used
-
-
-def free_base_address(hosts: int, first: int = FIRST_BASE_ADDRESS) -> int:
-    """The first base address (first, first+10, ...) whose ``hosts`` addresses no fleet uses and nothing serves."""
-    used = addresses_in_use()
-    for base in list(range(first, 255 - hosts, 10)) + list(range(12, first, 10)):
-        block = range(base, base + hosts)
-        if not used.intersection(block) and not any(port_open("127.0.0.%d" % n, APP_PORT) for n in block):
-            return base
-    raise FleetError("no block of %d free loopback addresses for the demo: expected one unused by other fleets "
-                     "(in use: %s)" % (hosts, ", ".join(str(n) for n in sorted(used))))
 
 
 class Demo:
@@ -93,7 +61,7 @@ class Demo:
         self.out.flush()
 
     def run(self) -> int:
-        base = free_base_address(HOSTS)
+        base = free_base_address(HOSTS, first=FIRST_BASE_ADDRESS)
         self.fleet = Fleet(hosts=HOSTS, base_address=base, keep_workdir=True)
         fleet = self.fleet
         self.say("Starting a %d-host fleet on 127.0.0.%d-%d in %s"

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
@@ -20,6 +21,7 @@ import pytest
 import yaml
 
 from fleet import Fleet, FleetError, LoadGenerator, build_release, runtime_command
+from fleet.addresses import free_base_address, worker_range
 from fleet.artifacts import read_sums
 from fleet.procs import free_port, pid_alive, port_open, process_kind, processes_using, wait_until
 
@@ -148,15 +150,18 @@ def test_load_generator_stops_itself_after_max_seconds():
 
 
 def test_inventory_parses_with_ansible(tmp_path):
-    fleet = Fleet(workdir=str(tmp_path / "f"), hosts=2, base_address=31)
-    path = fleet.write_inventory(str(tmp_path / "inv.yml"), extra_vars={"deploy_version": "v9"})
-    done = subprocess.run([os.path.join(VENV_BIN, "ansible-inventory"), "-i", path, "--list"], cwd=REPO,
-                          capture_output=True, text=True, timeout=60, check=False)
+    fleet = Fleet(hosts=2, base_address=free_base_address(2))
+    try:
+        path = fleet.write_inventory(str(tmp_path / "inv.yml"), extra_vars={"deploy_version": "v9"})
+        done = subprocess.run([os.path.join(VENV_BIN, "ansible-inventory"), "-i", path, "--list"], cwd=REPO,
+                              capture_output=True, text=True, timeout=60, check=False)
+    finally:
+        shutil.rmtree(fleet.workdir, ignore_errors=True)
     assert done.returncode == 0, done.stderr
     inv = json.loads(done.stdout)
     assert sorted(inv["app"]["hosts"]) == ["app1", "app2"] and inv["lb"]["hosts"] == ["lb1"]
     app2 = inv["_meta"]["hostvars"]["app2"]
-    assert app2["ansible_host"] == "127.0.0.32"
+    assert app2["ansible_host"] == "127.0.0.%d" % (fleet.base_address + 1)
     assert app2["deploy_root"] == os.path.join(fleet.workdir, "app2", "app")
     assert app2["deploy_supervisorctl"].endswith("-c %s/app2/sv/supervisord.conf" % fleet.workdir)
     assert app2["deploy_haproxy_socket"] == fleet.haproxy.socket
@@ -165,7 +170,7 @@ def test_inventory_parses_with_ansible(tmp_path):
 
 @pytest.fixture
 def fleet():
-    f = Fleet(hosts=2, base_address=211, tcp_admin=True)
+    f = Fleet(hosts=2, base_address=free_base_address(2), tcp_admin=True)
     try:
         yield f
     finally:
@@ -176,7 +181,8 @@ def fleet():
 def test_fleet_lifecycle(fleet):
     fleet.start()
     app1, app2 = fleet.hosts
-    assert (app1.address, app2.address) == ("127.0.0.211", "127.0.0.212")
+    base = fleet.base_address
+    assert (app1.address, app2.address) == ("127.0.0.%d" % base, "127.0.0.%d" % (base + 1))
     assert len(app1.socket) < 100, app1.socket
     assert os.path.exists(fleet.inventory_path) and os.path.exists(fleet.state_path)
     with open(fleet.inventory_path, encoding="utf-8") as f:
@@ -253,9 +259,10 @@ def test_cli_up_status_build_down():
         return subprocess.run([sys.executable, "-m", "fleet", *args, "--dir", workdir], env=env, cwd=REPO,
                               capture_output=True, text=True, timeout=60, check=False)
     try:
-        up = cli("up", "--hosts", "1", "--base-address", "221")
+        base = free_base_address(1)
+        up = cli("up", "--hosts", "1", "--base-address", "auto")
         assert up.returncode == 0, up.stderr
-        assert json.loads(up.stdout)["hosts"][0]["address"] == "127.0.0.221"
+        assert json.loads(up.stdout)["hosts"][0]["address"] == "127.0.0.%d" % base
         built = cli("build", "--version", "v4", "--mode", "errors", "--error-rate", "0.1")
         assert built.returncode == 0, built.stderr
         artifact = json.loads(built.stdout)
@@ -270,3 +277,21 @@ def test_cli_up_status_build_down():
     assert down.returncode == 0, down.stderr
     assert processes_using(workdir) == {}
     assert not os.path.exists(workdir)
+
+
+def test_worker_ranges_do_not_overlap_and_free_block_skips_a_busy_address():
+    assert worker_range("gw0") == range(11, 71) and worker_range("gw1") == range(71, 131)
+    assert worker_range("") == range(11, 255)
+    with pytest.raises(FleetError, match="gw4"):
+        worker_range("gw4")
+    first = free_base_address(2)
+    busy = socket.socket()
+    busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    busy.bind(("127.0.0.%d" % (first + 1), 8080))
+    busy.listen()
+    try:
+        second = free_base_address(2)
+    finally:
+        busy.close()
+    assert second != first and not {first + 1}.intersection(range(second, second + 2)), (first, second)
+    assert second in worker_range()
