@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
 import subprocess
 import sys
@@ -112,10 +111,8 @@ def filter_examples() -> List[Tuple[str, dict, object]]:
 
 def test_filter_examples_run_and_give_the_results_they_claim(tmp_path):
     examples = filter_examples()
-    assert {name.rsplit(".", 1)[1] for name, _, _ in examples} == set(FILTERS)
-    tasks = []
-    for index, (_, task, _) in enumerate(examples):
-        tasks.append(dict(task, register="example_%d" % index))
+    assert {example[0].rsplit(".", 1)[1] for example in examples} == set(FILTERS)
+    tasks = [dict(example[1], register="example_%d" % index) for index, example in enumerate(examples)]
     out = tmp_path / "results.json"
     tasks.append({"name": "Save the results", "ansible.builtin.copy": {
         "dest": str(out), "mode": "0600",
