@@ -23,7 +23,7 @@ CANARY_VERDICT = re.compile(
     r"canary (?P<canary_requests>\d*) requests, error rate (?P<canary_error_rate>[^,]*), "
     r"(?P<canary_ms>[^;]*?)\s*ms; "
     r"stable (?P<stable_requests>\d*) requests, error rate (?P<stable_error_rate>[^,]*), "
-    r'(?P<stable_ms>[^"]*?)\s*ms"')
+    r'(?P<stable_ms>[^";]*?)\s*ms(?:; checks: (?P<checks>[^"]*))?"')
 FAILED = re.compile(r"^(?:fatal|failed): \[(?P<host>[^\]]+)\](?: \(item=[^)]*\))?: [A-Z!]+ => (?P<result>.*)$")
 # a batch step's short name where "<spec>" alone would not say it
 STEP_NAMES = {("traffic", "drain"): "drain", ("traffic", "restore"): "traffic back"}

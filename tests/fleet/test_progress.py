@@ -89,7 +89,8 @@ def test_failure_message_reads_msg_or_keeps_raw_text_and_shortens():
 
 STEP_INCLUDE = "included: /x/canary/tasks/step.yml for app1 => (item=step %d/3: %d%%)"
 VERDICT = ('    "msg": "canary step %d (%d%%): pass; canary %s requests, error rate %s, %s ms; '
-           'stable %s requests, error rate %s, %s ms"')
+           'stable %s requests, error rate %s, %s ms; checks: canary error rate 0.000 <= max_error_rate 0.001; '
+           'canary p50 2.0 ms <= 1.5 x stable 2.1 ms"')
 FAIL_RESULT = json.dumps({
     "canary": {"error_rate": 0.3, "requests": 10, "response_time_ms": 2.0, "servers": ["app1"]},
     "stable": {"error_rate": 0.0, "requests": 98, "response_time_ms": 1.5, "servers": ["app2", "app3"]},
