@@ -14,9 +14,11 @@ __all__ = ["COLLECTIONS", "REPO", "PlaybookRun", "fleet", "host_state", "run_pla
 
 
 @pytest.fixture(scope="module")
-def fleet(tmp_path_factory):
-    """A 4-host fleet behind HAProxy, for the tests of one module."""
-    with Fleet(hosts=4, base_address=free_base_address(4)) as running:
+def fleet(request):
+    """A fleet behind HAProxy for the tests of one module: FLEET_HOSTS hosts (default 4), as few as the
+    module's tests need, since every host adds a process per task to every run on a 2-core machine."""
+    hosts = getattr(request.module, "FLEET_HOSTS", 4)
+    with Fleet(hosts=hosts, base_address=free_base_address(hosts)) as running:
         yield running
 
 

@@ -6,6 +6,9 @@ import re
 
 from helpers import deploy, ensure, history, lb_view
 
+FLEET_HOSTS = 3  # enough hosts for several batches
+
+
 CANARY = {"deploy_strategy": "canary", "deploy_canary_interval": 2, "deploy_canary_min_requests": 10}
 
 

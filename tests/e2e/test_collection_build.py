@@ -12,6 +12,8 @@ import pytest
 
 from conftest import REPO, run_playbook
 
+FLEET_HOSTS = 1  # one precheck run
+
 BIN = Path(sys.executable).parent
 
 

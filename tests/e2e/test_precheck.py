@@ -7,6 +7,8 @@ import pytest
 from conftest import host_state, run_playbook
 from helpers import FAST, ensure
 
+FLEET_HOSTS = 2  # refusals need no batches
+
 
 def attempt(fleet, **overrides):
     artifact = fleet.build_release("v9")

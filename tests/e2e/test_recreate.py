@@ -6,6 +6,8 @@ import re
 
 from helpers import deploy, ensure, history, lb_view
 
+FLEET_HOSTS = 3  # enough hosts for several batches
+
 
 def test_recreate_switches_every_host_and_reports_downtime(fleet):
     ensure(fleet, "v1")
