@@ -104,6 +104,10 @@ def is_up(op_state: int, status: str) -> bool:
     return op_state in (OP_STARTING, OP_RUNNING)
 
 
+# Fields of a `show servers state` row the state is read from; a row where they are not numbers is damaged.
+_STATE_NUMBERS = ("srv_op_state", "srv_admin_state", "srv_uweight", "srv_iweight", "srv_port")
+
+
 def parse_servers_state(text: str) -> list:
     """Parse `show servers state` into one dict per server, keyed by header names."""
     lines = [line for line in text.split("\n") if line.strip()]
@@ -117,7 +121,15 @@ def parse_servers_state(text: str) -> list:
             continue
         if header is None:
             raise HAProxyError("'show servers state' reply has no '#' header line: %r" % text[:200])
-        rows.append(dict(zip(header, line.split())))
+        values = line.split()
+        if len(values) < len(header):
+            raise HAProxyError("'show servers state' row has %d fields, the header %d: %r"
+                               % (len(values), len(header), line))
+        row = dict(zip(header, values))
+        bad = [name for name in _STATE_NUMBERS if name in row and not row[name].isdigit()]
+        if bad:
+            raise HAProxyError("'show servers state' row has %s that is not a number: %r" % (", ".join(bad), line))
+        rows.append(row)
     return rows
 
 
@@ -127,7 +139,12 @@ def parse_stat(text: str) -> list:
     if not lines or not lines[0].startswith("# "):
         raise HAProxyError("unexpected reply to 'show stat': %r" % text[:200])
     header = lines[0][2:].split(",")
-    return [dict(zip(header, values)) for values in csv.reader(lines[1:])]
+    rows = []
+    for line, values in zip(lines[1:], csv.reader(lines[1:])):
+        if len(values) < len(header):
+            raise HAProxyError("'show stat' row has %d fields, the header %d: %r" % (len(values), len(header), line))
+        rows.append(dict(zip(header, values)))
+    return rows
 
 
 def stat_backends(stat_rows: list) -> list:

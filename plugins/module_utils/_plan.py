@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import math
 import re
+from fractions import Fraction
 
-_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+# ASCII digits only: str.isdigit() and \d also accept digits int() cannot read ("²").
+_PERCENT = re.compile(r"^\s*([0-9]{1,9}(?:\.[0-9]{1,30})?)\s*%\s*$")
+_COUNT = re.compile(r"^\s*([0-9]{1,9})\s*$")
 
 
 class PlanError(ValueError):
@@ -21,12 +24,13 @@ def batch_size(total: int, spec) -> int:
     if isinstance(spec, str):
         match = _PERCENT.match(spec)
         if match:
-            percent = float(match.group(1))
+            percent = Fraction(match.group(1))  # exact: 10.0000000001 % of 10 hosts is 2, not 1
             if not 0 < percent <= 100:
                 raise PlanError("batch size %r must be a percentage above 0 and at most 100" % (spec,))
-            return max(1, math.ceil(total * percent / 100.0 - 1e-9)) if total else 0
-        if spec.strip().isdigit():
-            spec = int(spec)
+            return max(1, math.ceil(total * percent / 100)) if total else 0
+        count = _COUNT.match(spec)
+        if count:
+            spec = int(count.group(1))
         else:
             raise PlanError("batch size %r is not a number or a percentage such as 2 or '25%%'" % (spec,))
     if not isinstance(spec, int) or spec < 1:
