@@ -4,25 +4,17 @@
 weight it had before the run, and the front door serving only v2."""
 from __future__ import annotations
 
-from conftest import NEW, assert_on_release, last_deployment, versions_served
+from converged import (
+    test_every_server_is_back_in_rotation_with_its_weight,
+    test_front_door_serves_only_the_new_release,
+    test_host_records_the_deployment_as_succeeded,
+    test_host_runs_the_new_release,
+)
 
 testinfra_hosts = ["ansible://app"]
-
-
-def test_host_runs_the_new_release(host):
-    assert_on_release(host, NEW)
-
-
-def test_host_records_the_deployment_as_succeeded(host):
-    entry = last_deployment(host)
-    assert (entry["version"], entry["status"]) == (NEW, "succeeded"), entry
-
-
-def test_every_server_is_back_in_rotation_with_its_weight(lb, lb_before, app_hosts):
-    assert sorted(lb) == sorted(app_hosts)
-    for name in app_hosts:
-        assert lb[name] == {"admin": "ready", "weight": lb_before[name]["weight"], "up": True}, (name, lb, lb_before)
-
-
-def test_front_door_serves_only_the_new_release(front_door):
-    assert set(versions_served(front_door)) == {NEW}
+__all__ = [
+    "test_every_server_is_back_in_rotation_with_its_weight",
+    "test_front_door_serves_only_the_new_release",
+    "test_host_records_the_deployment_as_succeeded",
+    "test_host_runs_the_new_release",
+]
