@@ -33,6 +33,7 @@ def host_state(fleet: Fleet) -> dict:
             "current": host.current_target(),
             "releases": sorted(p.name for p in releases.iterdir()) if releases.is_dir() else [],
             "history": history.read_text() if history.exists() else None,
+            "lock": (root / ".lastmile" / "lock.json").exists(),
         }
     state["lb"] = {
         name: {"admin": s["admin"], "weight": s["weight"]} for name, s in fleet.haproxy.server_states().items()

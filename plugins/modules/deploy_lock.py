@@ -1,0 +1,189 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, lastmile.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: deploy_lock
+short_description: Take or give back the deployment lock of an application on a host
+version_added: 0.3.0
+description:
+  - Keeps two runs of lastmile.deploy from changing the same application on the same host at once.
+    The lock is C(<root>/.lastmile/lock.json) and names its holder - the user, the controller and
+    the process of the C(ansible-playbook) run, when it was taken and for what.
+  - O(state=present) takes the lock. When another run holds it the module fails and returns that
+    run as RV(holder). Taking a lock the same run already holds changes nothing.
+  - A lock left by a run that died can be broken with O(force=true). The module breaks it by itself
+    only when the holder is provably dead - it ran on this same controller and its process is gone
+    (or the process id now belongs to another process) - and then warns which lock it broke.
+  - O(state=absent) gives the lock back if this run holds it and leaves another run's lock alone.
+    Directories the lock created on a host never deployed to are removed again when still empty.
+  - Needs only the Python standard library on the host.
+author:
+  - lastmile.deploy contributors (@lastmile-deploy)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+attributes:
+  action:
+    support: full
+    details: The action plugin on the controller fills in O(holder) and decides whether a holder is dead.
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+  check_mode:
+    support: full
+    details: In check mode a lock held by another run still fails; a free lock is reported as would-be-taken and not written.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+options:
+  root:
+    description: Deploy root of the application; the lock is C(.lastmile/lock.json) under it.
+    type: path
+    required: true
+  state:
+    description: V(present) takes the lock, V(absent) gives it back.
+    type: str
+    choices: [present, absent]
+    default: present
+  purpose:
+    description: What the run does, recorded in the lock and shown to a run that is refused.
+    type: str
+  force:
+    description: Break a lock held by another run. Only for a lock whose run is known to be dead.
+    type: bool
+    default: false
+  holder:
+    description:
+      - Who takes the lock. Set by the action plugin from the controller and the C(ansible-playbook)
+        process; not meant to be set by hand.
+    type: dict
+notes:
+  - The lock protects against a second run started while one is going on. A run interrupted on
+    another controller (an AWX job killed in its container) cannot be proven dead from here; break
+    its lock with O(force=true) once you know it is gone.
+seealso:
+  - module: lastmile.deploy.release
+"""
+
+EXAMPLES = r"""
+- name: Take the deployment lock
+  lastmile.deploy.deploy_lock:
+    root: /opt/shop
+    purpose: deployment of shop 1.4.2
+
+- name: Give the deployment lock back
+  lastmile.deploy.deploy_lock:
+    root: /opt/shop
+    state: absent
+
+- name: Break the lock of a run that died on another controller
+  lastmile.deploy.deploy_lock:
+    root: /opt/shop
+    force: true
+    purpose: deployment of shop 1.4.2
+"""
+
+RETURN = r"""
+path:
+  description: The lock file.
+  returned: always
+  type: str
+  sample: /opt/shop/.lastmile/lock.json
+holder:
+  description: Who holds the lock after the task (this run when it took it), or the run that holds it when the module failed.
+  returned: when the lock is held
+  type: dict
+  contains:
+    user:
+      description: User running C(ansible-playbook).
+      type: str
+    controller:
+      description: Host name of the controller.
+      type: str
+    pid:
+      description: Process id of C(ansible-playbook) on the controller.
+      type: int
+    pid_start:
+      description: Start time of that process in clock ticks since boot (Linux controllers), to tell a reused process id.
+      type: int
+    started:
+      description: UTC time the lock was taken.
+      type: str
+    purpose:
+      description: What the run does.
+      type: str
+  sample:
+    user: alice
+    controller: ctl1
+    pid: 4242
+    pid_start: 918273
+    started: "2026-11-26T14:02:11Z"
+    purpose: deployment of shop 1.4.2
+broken:
+  description: The holder whose lock was broken, null when none was.
+  returned: always
+  type: dict
+  sample: null
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.lastmile.deploy.plugins.module_utils._lock import (
+    LockError,
+    LockHeld,
+    acquire,
+    lock_path,
+    read_holder,
+    release,
+    timestamp,
+)
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=dict(
+            root=dict(type="path", required=True),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            purpose=dict(type="str"),
+            force=dict(type="bool", default=False),
+            holder=dict(type="dict"),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    holder = dict(params["holder"] or {})
+    if not holder.get("controller") or not holder.get("pid"):
+        module.fail_json(msg="holder %r lacks controller and pid: run deploy_lock as a task, whose action plugin sets them" % holder)
+    holder.setdefault("started", timestamp())
+    if params["purpose"]:
+        holder["purpose"] = params["purpose"]
+    path = lock_path(params["root"])
+    broken = None
+    try:
+        if params["state"] == "present":
+            changed, broken = acquire(params["root"], holder, params["force"], module.check_mode)
+        else:
+            changed = release(params["root"], holder, module.check_mode)
+        current = read_holder(path)
+    except LockHeld as exc:
+        module.fail_json(
+            msg="%s: wait for that run to finish or, if it died, break the lock with force=true" % exc,
+            path=path, holder=exc.holder, broken=None)
+    except LockError as exc:
+        module.fail_json(msg=str(exc), path=path, broken=None)
+    result = dict(changed=changed, path=path, broken=broken)
+    if params["state"] == "present" and current is None and module.check_mode:
+        current = holder
+    if current is not None:
+        result["holder"] = current
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
