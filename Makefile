@@ -26,7 +26,7 @@ $(LINK):
 	ln -sfn ../../../.. $(LINK)
 
 # Debian/Ubuntu packages the fleet and the checks need. Installs only what is missing.
-SYSTEM_PACKAGES := haproxy shellcheck
+SYSTEM_PACKAGES := haproxy shellcheck openssh-server sudo
 system-packages:
 	@missing=""; \
 	for pkg in $(SYSTEM_PACKAGES); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \

@@ -14,16 +14,23 @@ import errno
 import math
 import os
 import re
+import ssl
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Pattern, Sequence, Union
+from typing import Any, Dict, List, Optional, Pattern, Sequence, Tuple, Union
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 PERCENTILES = (50, 90, 95, 99)
+_HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an RFC 9110 token
 
 
 class ProbeError(Exception):
     """A probe cannot be attempted (bad argument, missing library) or a download failed."""
+
+
+class CertificateError(ProbeError):
+    """A download failed because the server's TLS certificate could not be verified."""
 
 
 def _requests() -> Any:
@@ -93,6 +100,58 @@ def _tls_warnings(validate_certs: bool):
         yield
 
 
+def tls_verify(validate_certs: bool = True, ca_path: Optional[str] = None) -> Union[bool, str]:
+    """The ``verify`` value for requests: False, a CA bundle file, or True (the system's CAs)."""
+    if not validate_certs:
+        return False
+    if ca_path:
+        if not os.path.exists(ca_path):
+            raise ProbeError(
+                "ca_path %s does not exist: expected a PEM file of CA certificates, or a directory of them" % ca_path
+            )
+        return ca_path
+    return True
+
+
+def clean_headers(headers: Optional[Dict[str, Any]], option: str = "headers") -> Optional[Dict[str, str]]:
+    """Header values as text without surrounding whitespace; None when there are none.
+
+    A name or value with a line break or NUL is refused naming the header but never the value,
+    which often is a token.
+    """
+    if not headers:
+        return None
+    cleaned = {}
+    for name, value in headers.items():
+        name = str(name).strip()
+        text = "" if value is None else str(value).strip()
+        if not _HEADER_NAME_RE.match(name):
+            raise ProbeError("%s: header name %r is not a valid HTTP header name" % (option, name))
+        if any(char in text for char in "\r\n\0"):
+            raise ProbeError("%s: the value of header %r contains a line break or NUL (value not shown)" % (option, name))
+        cleaned[name] = text
+    return cleaned
+
+
+def split_credentials(url: str) -> Tuple[str, Optional[str], Optional[str]]:
+    """Take ``user:password@`` out of a URL: return (URL without it, user, password), both decoded."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None, None
+    userinfo, _sep, hostport = parts.netloc.rpartition("@")
+    user, has_password, password = userinfo.partition(":")
+    return urlunsplit(parts._replace(netloc=hostport)), unquote(user) or None, unquote(password) if has_password else None
+
+
+def same_origin(first: str, second: str) -> bool:
+    """True when both URLs have the same scheme, host and port, so credentials may go to both."""
+    def origin(url: str) -> Tuple[str, str, Optional[int]]:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        return scheme, (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(scheme)
+    return origin(first) == origin(second)
+
+
 def _check_url(url: str) -> str:
     if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
         raise ProbeError("URL %r is not an http:// or https:// URL" % (url,))
@@ -109,29 +168,43 @@ def compile_body_regex(body_regex: Union[str, Pattern, None]) -> Optional[Patter
         raise ProbeError("body_regex %r is not a valid regular expression: %s" % (body_regex, exc)) from exc
 
 
+def _linked(exc: BaseException) -> List[BaseException]:
+    """Every exception reachable from ``exc`` through args, reason, cause and context."""
+    seen: Dict[int, BaseException] = {}
+    pending = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen[id(current)] = current
+        pending.extend(arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException))
+        for linked in (getattr(current, "reason", None), current.__cause__, current.__context__):
+            if isinstance(linked, BaseException):
+                pending.append(linked)
+    return list(seen.values())
+
+
 def _os_error_in(exc: BaseException) -> Optional[OSError]:
     """Find the socket-level OSError that requests/urllib3 wrap several layers deep.
 
     One carrying an errno (refused, unreachable) is preferred over one without
     (RemoteDisconnected).
     """
-    seen = set()
-    pending = [exc]
     fallback = None
-    while pending:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
+    for current in _linked(exc):
         if isinstance(current, OSError):
             if current.errno:
                 return current
             fallback = fallback or current
-        pending.extend(arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException))
-        for linked in (getattr(current, "reason", None), current.__cause__, current.__context__):
-            if isinstance(linked, BaseException):
-                pending.append(linked)
     return fallback
+
+
+def certificate_failure(exc: BaseException) -> Optional[str]:
+    """Why certificate verification failed ('self-signed certificate', ...), None if it did not."""
+    for linked in _linked(exc):
+        if isinstance(linked, ssl.SSLCertVerificationError):
+            return linked.verify_message or linked.reason or str(linked)
+    return None
 
 
 def describe_error(exc: BaseException, timeout: float) -> str:
@@ -140,6 +213,9 @@ def describe_error(exc: BaseException, timeout: float) -> str:
     if isinstance(exc, requests.exceptions.Timeout):
         return "timed out after %gs" % timeout
     if isinstance(exc, requests.exceptions.SSLError):
+        reason = certificate_failure(exc)
+        if reason is not None:
+            return "TLS error: certificate verification failed: %s" % reason
         return "TLS error: %s" % (exc.args[0] if exc.args else exc)
     os_error = _os_error_in(exc)
     if os_error is not None:
@@ -316,37 +392,75 @@ def _statuses_text(stats: SampleStats) -> str:
     return ", ".join("%s x%d" % (key, stats.statuses[key]) for key in sorted(stats.statuses))
 
 
-def fetch_text(url: str, timeout: float, validate_certs: bool = True) -> str:
-    """GET a small text file (a SHA256SUMS file); raise ProbeError naming the URL on failure."""
+def _error_for(action: str, url: str, exc: BaseException, timeout: float) -> ProbeError:
+    text = "cannot %s %s: %s" % (action, url, describe_error(exc, timeout))
+    if certificate_failure(exc) is not None:
+        return CertificateError(text)
+    return ProbeError(text)
+
+
+def _status_error(action: str, url: str, status: int, credentials_sent: bool) -> ProbeError:
+    text = "cannot %s %s: status %d (expected 200)" % (action, url, status)
+    if status in (401, 403):
+        text += ": the server refused the credentials sent" if credentials_sent else ": the server asks for credentials and none were sent"
+    return ProbeError(text)
+
+
+def fetch_text(
+    url: str,
+    timeout: float,
+    validate_certs: bool = True,
+    headers: Optional[Dict[str, str]] = None,
+    auth: Optional[Tuple[str, str]] = None,
+    ca_path: Optional[str] = None,
+) -> str:
+    """GET a small text file (a SHA256SUMS file); raise ProbeError naming the URL on failure.
+
+    ``headers`` and ``auth`` (user, password for HTTP basic) are sent with the request; requests
+    drops both when a redirect leaves the host. ``ca_path`` is a CA bundle to verify against.
+    """
     requests = _requests()
     _check_url(url)
+    verify = tls_verify(validate_certs, ca_path)
     try:
         with _tls_warnings(validate_certs):
-            response = requests.get(url, timeout=timeout, verify=validate_certs)
+            response = requests.get(url, timeout=timeout, verify=verify, headers=headers, auth=auth)
     except requests.exceptions.RequestException as exc:
-        raise ProbeError("cannot fetch %s: %s" % (url, describe_error(exc, timeout))) from exc
+        raise _error_for("fetch", url, exc, timeout) from exc
     if response.status_code != 200:
-        raise ProbeError("cannot fetch %s: status %d (expected 200)" % (url, response.status_code))
+        raise _status_error("fetch", url, response.status_code, bool(headers or auth))
     return response.content.decode("utf-8", errors="replace")
 
 
-def download(url: str, path: str, timeout: float, validate_certs: bool = True) -> int:
-    """Stream ``url`` into the file ``path``; return the byte count. Raises ProbeError."""
+def download(
+    url: str,
+    path: str,
+    timeout: float,
+    validate_certs: bool = True,
+    headers: Optional[Dict[str, str]] = None,
+    auth: Optional[Tuple[str, str]] = None,
+    ca_path: Optional[str] = None,
+) -> int:
+    """Stream ``url`` into the file ``path``; return the byte count. Raises ProbeError.
+
+    ``headers``, ``auth`` and ``ca_path`` as for fetch_text.
+    """
     requests = _requests()
     _check_url(url)
+    verify = tls_verify(validate_certs, ca_path)
     size = 0
     try:
         with _tls_warnings(validate_certs), requests.get(
-            url, timeout=timeout, verify=validate_certs, stream=True
+            url, timeout=timeout, verify=verify, stream=True, headers=headers, auth=auth
         ) as response:
             if response.status_code != 200:
-                raise ProbeError("cannot download %s: status %d (expected 200)" % (url, response.status_code))
+                raise _status_error("download", url, response.status_code, bool(headers or auth))
             with open(path, "wb") as handle:
                 for block in response.iter_content(chunk_size=1024 * 1024):
                     handle.write(block)
                     size += len(block)
     except requests.exceptions.RequestException as exc:
-        raise ProbeError("cannot download %s: %s" % (url, describe_error(exc, timeout))) from exc
+        raise _error_for("download", url, exc, timeout) from exc
     except OSError as exc:
         raise ProbeError("cannot write %s: %s" % (path, exc.strerror or exc)) from exc
     return size

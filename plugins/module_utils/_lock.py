@@ -61,6 +61,12 @@ def describe(holder: Holder) -> str:
 
 def read_holder(path: str) -> Optional[Holder]:
     """The holder recorded in the lock, None when there is no lock."""
+    record = read_record(path)
+    return None if record is None else record["holder"]
+
+
+def read_record(path: str) -> Optional[Dict[str, Any]]:
+    """The whole lock: holder, the directories it created, and what its run remembered in it."""
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
@@ -70,7 +76,7 @@ def read_holder(path: str) -> Optional[Holder]:
         raise LockError("cannot read deployment lock %s: %s; remove it by hand if no run holds it" % (path, exc)) from exc
     if not isinstance(data, dict) or not isinstance(data.get("holder"), dict):
         raise LockError('deployment lock %s is malformed: expected {"holder": {...}}; remove it by hand if no run holds it' % path)
-    return data["holder"]
+    return data
 
 
 def _missing_dirs(directory: str) -> List[str]:
@@ -104,8 +110,8 @@ def _link_new(path: str, content: Dict[str, Any]) -> bool:
         os.unlink(tmp)
 
 
-def acquire(root: str, holder: Holder, force: bool = False, check_mode: bool = False) -> Tuple[bool, Optional[Holder]]:
-    """Take the lock for ``holder``. Returns (changed, the holder whose lock was broken, if any).
+def acquire(root: str, holder: Holder, force: bool = False, check_mode: bool = False) -> Tuple[bool, Optional[Dict[str, Any]]]:
+    """Take the lock for ``holder``. Returns (changed, the lock that was broken, if any).
 
     Taking a lock this run already holds changes nothing. A lock held by another run raises
     LockHeld, unless ``force`` breaks it.
@@ -113,13 +119,13 @@ def acquire(root: str, holder: Holder, force: bool = False, check_mode: bool = F
     path = lock_path(root)
     broken = None
     for _attempt in range(3):
-        current = read_holder(path)
-        if current is not None:
-            if holder_id(current) == holder_id(holder):
+        record = read_record(path)
+        if record is not None:
+            if holder_id(record["holder"]) == holder_id(holder):
                 return False, broken
             if not force:
-                raise LockHeld(path, current)
-            broken = current
+                raise LockHeld(path, record["holder"])
+            broken = record
             if not check_mode:
                 _remove(path)
         if check_mode:
@@ -136,6 +142,29 @@ def acquire(root: str, holder: Holder, force: bool = False, check_mode: bool = F
         except OSError as exc:
             raise LockError("cannot write deployment lock %s: %s" % (path, exc.strerror or exc)) from exc
     raise LockError("deployment lock %s keeps changing hands; try again" % path)
+
+
+def remember(root: str, holder: Holder, key: str, value: Any, check_mode: bool = False) -> bool:
+    """Keep ``value`` under ``key`` in the lock ``holder`` holds, for a run that has to take over
+    after this one died. False, and nothing written, when ``holder`` does not hold the lock."""
+    path = lock_path(root)
+    record = read_record(path)
+    if record is None or holder_id(record["holder"]) != holder_id(holder):
+        return False
+    if check_mode or record.get(key) == value:
+        return True
+    record[key] = value
+    directory = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(prefix=".lock-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(record, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        _remove(tmp)
+        raise LockError("cannot write deployment lock %s: %s" % (path, exc.strerror or exc)) from exc
+    return True
 
 
 def release(root: str, holder: Holder, check_mode: bool = False) -> bool:

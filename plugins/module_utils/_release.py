@@ -17,6 +17,7 @@ that was not made. The module-level functions are one-shot shortcuts over it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from typing import Any, Dict, Iterable, Iterator, List, Optional
 
@@ -263,11 +264,24 @@ class ReleaseRoot:
         except OSError as exc:
             self._cleanup(tmp, created)
             raise ReleaseError(
-                "cannot unpack %s into %s: %s" % (src, final, exc.strerror or exc)
+                "cannot unpack %s into %s: %s%s" % (src, final, exc.strerror or exc, self._space_left(exc))
             ) from exc
         except BaseException:
             self._cleanup(tmp, created)
             raise
+
+    def _space_left(self, exc: OSError) -> str:
+        """For a full disk or quota: what is free where the release was to go, once cleaned up."""
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            return ""
+        for path in (self.releases_dir, self.root):
+            try:
+                fs = os.statvfs(path)
+            except OSError:
+                continue
+            return " (%d bytes and %d inodes free in %s once the partial release was removed)" % (
+                fs.f_bavail * fs.f_frsize, fs.f_favail, path)
+        return ""
 
     @staticmethod
     def _cleanup(tmp: Optional[str], created: List[str]) -> None:

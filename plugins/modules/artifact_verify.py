@@ -19,6 +19,10 @@ description:
     A cached copy that already has the expected digest is not downloaded again.
   - "Runs on the controller (use C(delegate_to: localhost) and C(run_once: true)); downloads
     need the Python library C(requests) there."
+  - Credentials for the artifact server (O(headers), O(url_username), O(url_password), or
+    C(user:password@) in O(url)) are never shown in the output or logs of a run. They are sent
+    to O(url), to a checksum URL only when it has the same scheme, host and port, and are
+    dropped by a redirect that leaves the host.
 author:
   - lastmile.deploy contributors (@lastmile-deploy)
 extends_documentation_fragment:
@@ -47,7 +51,34 @@ options:
     description:
       - C(http://) or C(https://) URL of the artifact, downloaded into O(dest).
       - The file name is the last segment of the URL path.
+      - C(user:password@) in the URL is taken out of it and used like O(url_username) and
+        O(url_password) (which win when given too); the password is hidden in the output.
     type: str
+  headers:
+    description:
+      - Extra request headers for the download, for example C(Authorization) with a bearer token.
+      - Values are hidden in the output and logs, like every secret option. Surrounding
+        whitespace is removed; a value with a line break is refused.
+    type: dict
+    version_added: 0.3.0
+  url_username:
+    description:
+      - User name for HTTP basic authentication of the download.
+    type: str
+    version_added: 0.3.0
+  url_password:
+    description:
+      - Password for HTTP basic authentication; needs O(url_username).
+    type: str
+    version_added: 0.3.0
+  ca_path:
+    description:
+      - PEM file of CA certificates (or a directory of them, as C(c_rehash) writes) that the
+        server certificates of O(url) and of a checksum URL are verified against, instead of the
+        system's CAs. For servers whose certificate a private CA signed.
+      - Ignored when O(validate_certs=false).
+    type: path
+    version_added: 0.3.0
   checksum:
     description:
       - V(sha256:<64 hex digits>) or V(sha512:<128 hex digits>) (hex in any case).
@@ -64,7 +95,9 @@ options:
     default: ~/.cache/lastmile/artifacts
   validate_certs:
     description:
-      - Verify TLS certificates of O(url) and of a checksum URL.
+      - Verify TLS certificates of O(url) and of a checksum URL. A certificate that cannot be
+        verified stops the download with an error that says why (for example
+        C(self-signed certificate)); give its CA with O(ca_path) rather than turning this off.
     type: bool
     default: true
   timeout:
@@ -102,6 +135,25 @@ EXAMPLES = r"""
   delegate_to: localhost
   run_once: true
   register: artifact
+
+- name: Download from a server behind a bearer token, signed by a private CA
+  lastmile.deploy.artifact_verify:
+    url: https://artifacts.internal.example.com/shop/shop-1.4.2.tar.gz
+    checksum: sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+    headers:
+      Authorization: "Bearer {{ vault_artifact_token }}"
+    ca_path: /etc/pki/internal-ca.pem
+  delegate_to: localhost
+  run_once: true
+
+- name: Download with HTTP basic authentication
+  lastmile.deploy.artifact_verify:
+    url: https://nexus.example.com/repository/releases/shop/shop-1.4.2.tar.gz
+    checksum: https://nexus.example.com/repository/releases/shop/SHA256SUMS
+    url_username: deploy
+    url_password: "{{ vault_nexus_password }}"
+  delegate_to: localhost
+  run_once: true
 
 - name: Use the verified copy
   ansible.builtin.debug:
@@ -142,6 +194,8 @@ downloaded:
 """
 
 import os
+from typing import Optional, Tuple
+from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -155,9 +209,14 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._checksum import (
     url_basename,
 )
 from ansible_collections.lastmile.deploy.plugins.module_utils._http_probe import (
+    CertificateError,
     ProbeError,
+    clean_headers,
     download,
     fetch_text,
+    same_origin,
+    split_credentials,
+    tls_verify,
 )
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
@@ -171,19 +230,50 @@ def check_archive_name(name: str, source: str) -> None:
         )
 
 
+def hide_password_in(module: AnsibleModule, url: str) -> None:
+    """Mask the password of ``user:password@`` in a URL in all output, as written and decoded."""
+    password = split_credentials(url)[2]
+    if password:
+        module.no_log_values.add(password)
+        module.no_log_values.add(urlsplit(url).password or password)
+
+
+def credentials(module: AnsibleModule) -> Tuple[Optional[str], dict]:
+    """The artifact URL without user:password@, and the request options that carry credentials."""
+    params = module.params
+    url, user, password = params["url"], None, None
+    if url:
+        url, user, password = split_credentials(url)
+        hide_password_in(module, params["url"])
+    checksum = (params["checksum"] or "").strip()
+    if checksum.lower().startswith(("http://", "https://")):
+        hide_password_in(module, checksum)
+    if params["url_username"] is not None:
+        user, password = params["url_username"], params["url_password"]
+    auth = (user, password or "") if user else None
+    return url, dict(headers=clean_headers(params["headers"]), auth=auth, ca_path=params["ca_path"])
+
+
 def run(module: AnsibleModule) -> dict:
     params = module.params
-    path, url = params["path"], params["url"]
+    path = params["path"]
     timeout, validate_certs = params["timeout"], params["validate_certs"]
+    url, secrets = credentials(module)
     if url and not url.lower().startswith(("http://", "https://")):
         raise ChecksumError("url %r is not an http:// or https:// URL" % url)
     name = os.path.basename(path) if path else url_basename(url)
     check_archive_name(name, path or url)
+    if validate_certs:
+        tls_verify(validate_certs, params["ca_path"])
+    plain = dict(headers=None, auth=None, ca_path=params["ca_path"])
 
     algorithm = expected = None
     if params["checksum"]:
         algorithm, expected = resolve_checksum(
-            params["checksum"], name, lambda sums_url: fetch_text(sums_url, timeout, validate_certs)
+            params["checksum"], name,
+            lambda sums_url: fetch_text(
+                sums_url, timeout, validate_certs, **(secrets if url and same_origin(url, sums_url) else plain)
+            ),
         )
     elif params["allow_unverified"]:
         module.warn("artifact %s is used unverified: no checksum was given" % (path or url))
@@ -200,7 +290,7 @@ def run(module: AnsibleModule) -> dict:
     else:
         path, downloaded = fetch_verified(
             url, params["dest"], algorithm, expected,
-            lambda source, target: download(source, target, timeout, validate_certs),
+            lambda source, target: download(source, target, timeout, validate_certs, **secrets),
         )
 
     digests = file_digests(path, {"sha256", algorithm or "sha256"})
@@ -227,13 +317,23 @@ def main() -> None:
             validate_certs=dict(type="bool", default=True),
             timeout=dict(type="float", default=30.0),
             allow_unverified=dict(type="bool", default=False),
+            headers=dict(type="dict", no_log=True),
+            url_username=dict(type="str"),
+            url_password=dict(type="str", no_log=True),
+            ca_path=dict(type="path"),
         ),
         mutually_exclusive=[("path", "url")],
+        required_by={"url_password": "url_username"},
         required_one_of=[("path", "url")],
         supports_check_mode=True,
     )
     try:
         result = run(module)
+    except CertificateError as exc:
+        hint = "" if module.params["ca_path"] else (
+            "; if a private CA signed it, give that CA's certificate with ca_path (deploy_ca_path in the roles)"
+        )
+        module.fail_json(msg=str(exc) + hint)
     except (ChecksumError, ProbeError) as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(**result)

@@ -58,6 +58,12 @@ options:
     description: Break a lock held by another run. Only for a lock whose run is known to be dead.
     type: bool
     default: false
+  memory:
+    description:
+      - With O(state=present), what this run keeps in its lock for a run that has to take over after
+        it dies, for example the load balancer state to restore. Keeping it is not reported as a change.
+      - A run that breaks the lock gets it back as RV(inherited).
+    type: dict
   holder:
     description:
       - Who takes the lock. Set by the action plugin from the controller and the C(ansible-playbook)
@@ -130,6 +136,11 @@ broken:
   returned: always
   type: dict
   sample: null
+inherited:
+  description: What the run whose lock was broken kept in it (see O(memory)); empty when no lock was broken.
+  returned: always
+  type: dict
+  sample: {lb_server: {admin: ready, weight: 100}}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -141,6 +152,7 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._lock import (
     lock_path,
     read_holder,
     release,
+    remember,
     timestamp,
 )
 
@@ -152,6 +164,7 @@ def main() -> None:
             state=dict(type="str", choices=["present", "absent"], default="present"),
             purpose=dict(type="str"),
             force=dict(type="bool", default=False),
+            memory=dict(type="dict"),
             holder=dict(type="dict"),
         ),
         supports_check_mode=True,
@@ -168,16 +181,19 @@ def main() -> None:
     try:
         if params["state"] == "present":
             changed, broken = acquire(params["root"], holder, params["force"], module.check_mode)
+            if params["memory"] is not None:
+                remember(params["root"], holder, "memory", params["memory"], module.check_mode)
         else:
             changed = release(params["root"], holder, module.check_mode)
         current = read_holder(path)
     except LockHeld as exc:
         module.fail_json(
             msg="%s: wait for that run to finish or, if it died, break the lock with force=true" % exc,
-            path=path, holder=exc.holder, broken=None)
+            path=path, holder=exc.holder, broken=None, inherited={})
     except LockError as exc:
-        module.fail_json(msg=str(exc), path=path, broken=None)
-    result = dict(changed=changed, path=path, broken=broken)
+        module.fail_json(msg=str(exc), path=path, broken=None, inherited={})
+    result = dict(changed=changed, path=path, broken=broken and broken["holder"],
+                  inherited=(broken or {}).get("memory") or {})
     if params["state"] == "present" and current is None and module.check_mode:
         current = holder
     if current is not None:

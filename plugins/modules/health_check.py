@@ -96,7 +96,11 @@ options:
     default: 95
   headers:
     description:
-      - Extra request headers, for example C(Host) when probing a server by address.
+      - Extra request headers, for example C(Host) when probing a server by address, or
+        C(Authorization) for a health endpoint behind a token.
+      - Values are hidden in the output and logs, since they often carry tokens; a header value
+        therefore also hides that text wherever else it appears in the result. Surrounding
+        whitespace is removed; a value with a line break is refused.
     type: dict
   validate_certs:
     description:
@@ -126,6 +130,13 @@ EXAMPLES = r"""
     latency_percentile: 95
   delegate_to: localhost
   register: health
+
+- name: Probe a health endpoint that wants a token
+  lastmile.deploy.health_check:
+    url: "https://{{ ansible_host }}:8443/health"
+    headers:
+      Authorization: "Bearer {{ vault_health_token }}"
+  delegate_to: localhost
 """
 
 RETURN = r"""
@@ -207,6 +218,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lastmile.deploy.plugins.module_utils._http_probe import (
     ProbeError,
     WaitResult,
+    clean_headers,
     evaluate,
     probe,
     sample,
@@ -243,7 +255,7 @@ def run(module: AnsibleModule) -> dict:
     request = dict(
         expect_status=params["expect_status"],
         body_regex=params["body_regex"],
-        headers={name: str(value) for name, value in (params["headers"] or {}).items()} or None,
+        headers=clean_headers(params["headers"]),
         validate_certs=params["validate_certs"],
     )
     url = params["url"]
@@ -292,7 +304,7 @@ def main() -> None:
             max_error_rate=dict(type="float", default=0.0),
             max_latency_ms=dict(type="float"),
             latency_percentile=dict(type="int", default=95),
-            headers=dict(type="dict"),
+            headers=dict(type="dict", no_log=True),
             validate_certs=dict(type="bool", default=True),
         ),
         supports_check_mode=True,

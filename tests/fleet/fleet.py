@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar
 from fleet.artifacts import Artifact, build_release
 from fleet.haproxy import BACKEND, HAProxy
 from fleet.hosts import FleetHost
-from fleet.inventory import build_inventory, write_inventory_file
+from fleet.inventory import Transport, build_inventory, write_inventory_file
 from fleet.load import LoadGenerator
 from fleet.procs import FleetError, check_socket_path, fleet_processes, free_port, kill_leftovers
 
@@ -155,9 +155,11 @@ class Fleet:
         options.setdefault("pause", 0.02)
         return LoadGenerator(self.frontend_url.rstrip("/") + "/" + path.lstrip("/"), **options)
 
-    def write_inventory(self, path: Optional[str] = None, extra_vars: Optional[dict] = None) -> str:
-        """Write the YAML inventory (default: inventory_path) and return its path."""
-        inventory = build_inventory(self.hosts, self.haproxy.socket, BACKEND, extra_vars)
+    def write_inventory(self, path: Optional[str] = None, extra_vars: Optional[dict] = None,
+                        transport: Optional[Transport] = None) -> str:
+        """Write the YAML inventory (default: inventory_path) and return its path; ``transport`` gives
+        each host's connection variables (default: local, see fleet.inventory.build_inventory)."""
+        inventory = build_inventory(self.hosts, self.haproxy.socket, BACKEND, extra_vars, transport)
         return write_inventory_file(path or self.inventory_path, inventory)
 
     def describe(self) -> dict:

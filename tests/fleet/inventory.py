@@ -6,21 +6,30 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import yaml
 
 from fleet.hosts import PROGRAM, FleetHost
 
+# (inventory host name, its address or None for the LB host) -> its connection variables
+Transport = Callable[[str, Optional[str]], dict]
+
+
+def local_connection(name: str, address: Optional[str]) -> dict:  # pylint: disable=unused-argument
+    """The default transport: Ansible's local connection with this Python."""
+    return {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+
 
 def build_inventory(hosts: Sequence[FleetHost], haproxy_socket: str, backend: str = "sample",
-                    extra_vars: Optional[dict] = None) -> dict:
-    """Inventory data: every connection local, every host with its own deploy_root and supervisorctl."""
+                    extra_vars: Optional[dict] = None, transport: Optional[Transport] = None) -> dict:
+    """Inventory data: every host with its own deploy_root and supervisorctl; connections from
+    ``transport`` (default: every connection local; fleet.sshd.SSHServer.host_vars for SSH)."""
+    connection = transport or local_connection
     app_hosts = {
         h.name: {
             "ansible_host": h.address,
-            "ansible_connection": "local",
-            "ansible_python_interpreter": sys.executable,
+            **connection(h.name, h.address),
             "deploy_root": h.root,
             "deploy_supervisorctl": h.supervisorctl,
         }
@@ -40,8 +49,7 @@ def build_inventory(hosts: Sequence[FleetHost], haproxy_socket: str, backend: st
             "vars": all_vars,
             "children": {
                 "app": {"hosts": app_hosts},
-                "lb": {"hosts": {"lb1": {"ansible_connection": "local",
-                                         "ansible_python_interpreter": sys.executable}}},
+                "lb": {"hosts": {"lb1": connection("lb1", None)}},
             },
         }
     }

@@ -18,6 +18,7 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._lock import (
     lock_path,
     read_holder,
     release,
+    remember,
 )
 
 ALICE = {"user": "alice", "controller": "ctl1", "pid": 100, "pid_start": 5, "started": "2026-11-26T10:00:00Z",
@@ -46,7 +47,7 @@ def test_a_held_lock_is_refused_naming_the_holder(tmp_path):
 def test_force_breaks_the_lock_of_another_run(tmp_path):
     root = str(tmp_path)
     acquire(root, ALICE)
-    assert acquire(root, BOB, force=True) == (True, ALICE)
+    assert acquire(root, BOB, force=True)[1]["holder"] == ALICE
     assert read_holder(lock_path(root)) == BOB
 
 
@@ -58,7 +59,7 @@ def test_check_mode_writes_nothing_and_still_refuses(tmp_path):
     acquire(root, ALICE)
     with pytest.raises(LockHeld):
         acquire(root, BOB, check_mode=True)
-    assert acquire(root, BOB, force=True, check_mode=True) == (True, ALICE)
+    assert acquire(root, BOB, force=True, check_mode=True)[1]["holder"] == ALICE
     assert read_holder(lock_path(root)) == ALICE
 
 
@@ -124,3 +125,21 @@ def test_a_damaged_lock_is_an_error_not_a_free_lock(tmp_path, content):
 
 def test_describe_without_purpose():
     assert describe(BOB) == "bob@ctl2 (pid 200) since 2026-11-26T10:01:00Z"
+
+
+def test_what_a_run_remembers_is_handed_to_the_run_that_breaks_its_lock(tmp_path):
+    root = str(tmp_path)
+    acquire(root, ALICE)
+    assert remember(root, ALICE, "memory", {"app1": {"admin": "ready", "weight": 100}}) is True
+    assert remember(root, BOB, "memory", {"app1": {"admin": "drain", "weight": 0}}) is False
+    changed, broken = acquire(root, BOB, force=True)
+    assert changed and broken["holder"] == ALICE
+    assert broken["memory"] == {"app1": {"admin": "ready", "weight": 100}}
+    assert "memory" not in json.loads((tmp_path / ".lastmile" / "lock.json").read_text())
+
+
+def test_remembering_in_check_mode_writes_nothing(tmp_path):
+    root = str(tmp_path)
+    acquire(root, ALICE)
+    assert remember(root, ALICE, "memory", {"x": 1}, check_mode=True) is True
+    assert "memory" not in json.loads((tmp_path / ".lastmile" / "lock.json").read_text())

@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import tarfile
 
 import pytest
@@ -202,8 +203,11 @@ def test_enospc_while_writing_cleans_up_and_keeps_current(root, tmp_path, v1, mo
         return real_copy(self, name, data, out)
 
     monkeypatch.setattr(_archive._Extractor, "copy_data", copy_until_full)
-    with pytest.raises(ReleaseError, match="No space left on device"):
+    with pytest.raises(ReleaseError, match="No space left on device") as failed:
         unpack(root, "2.0", big, shared_paths=["logs", "uploads"])
+    # the free space is read after the partial release is gone, where the release was to go
+    assert re.search(r"\(\d+ bytes and \d+ inodes free in %s once the partial release was removed\)$"
+                     % re.escape(os.path.join(root, "releases")), str(failed.value)), failed.value
     assert calls == ["a", "b"]
     assert listing(tmp_path) == before
     assert os.readlink(os.path.join(root, "current")) == "releases/1.0"

@@ -1,0 +1,111 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, lastmile.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: app_service
+short_description: Start, stop or restart the application under systemd or supervisor and wait until it runs
+version_added: 0.3.0
+description:
+  - Drives the application's service through C(systemctl) or C(supervisorctl) and, after a start or
+    restart, polls its status every 0.2 seconds until it runs, for at most O(timeout) seconds.
+  - The service manager stops the old process gracefully (SIGTERM, then its own stop timeout)
+    before starting the new one.
+  - Fails naming the service and its last status when it does not run in time, or at once when
+    supervisor gives up on it (C(FATAL), C(EXITED)) or systemd reports it C(failed).
+  - Needs only the Python standard library on the host.
+author:
+  - lastmile.deploy contributors (@lastmile-deploy)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reads the status and reports whether the service would change; V(restarted) always would.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+options:
+  name:
+    description: Unit name (systemd) or program name (supervisor).
+    type: str
+    required: true
+  manager:
+    description: What runs the service.
+    type: str
+    choices: [systemd, supervisor]
+    default: systemd
+  state:
+    description: V(restarted) always restarts; V(started) and V(stopped) change the service only when needed.
+    type: str
+    choices: [started, stopped, restarted]
+    default: restarted
+  timeout:
+    description: Seconds the service may take to run after a start or restart.
+    type: float
+    default: 30
+  supervisorctl:
+    description: supervisorctl command line, split on spaces; may carry C(-c FILE).
+    type: str
+    default: supervisorctl
+seealso:
+  - module: lastmile.deploy.health_check
+"""
+
+EXAMPLES = r"""
+- name: Restart the application and wait until supervisor reports it RUNNING
+  lastmile.deploy.app_service:
+    name: shop
+    manager: supervisor
+    supervisorctl: supervisorctl -c /etc/supervisor/supervisord.conf
+    timeout: 20
+
+- name: Stop the application's systemd unit
+  lastmile.deploy.app_service:
+    name: shop
+    state: stopped
+"""
+
+RETURN = r"""
+status:
+  description: Status of the service afterwards as its manager reports it (C(RUNNING), C(STOPPED), C(active), ...); null in check mode when it would change.
+  returned: always
+  type: str
+  sample: RUNNING
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.lastmile.deploy.plugins.module_utils._service import Service, ServiceError
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type="str", required=True),
+            manager=dict(type="str", choices=["systemd", "supervisor"], default="systemd"),
+            state=dict(type="str", choices=["started", "stopped", "restarted"], default="restarted"),
+            timeout=dict(type="float", default=30),
+            supervisorctl=dict(type="str", default="supervisorctl"),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+
+    def run(argv):
+        return module.run_command(argv)
+
+    try:
+        service = Service(params["manager"], params["name"], run, supervisorctl=params["supervisorctl"].split())
+        changed, status = service.ensure(params["state"], params["timeout"], module.check_mode)
+    except ServiceError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=changed, status=status)
+
+
+if __name__ == "__main__":
+    main()

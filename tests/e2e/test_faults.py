@@ -1,0 +1,133 @@
+"""The bad day: a host dies mid-rollout, HAProxy reloads mid-canary, ansible-playbook is interrupted.
+Each test asserts what users rely on afterwards: no serving host left out of rotation, every
+changed host back on a release that was there before, or the next run converging."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+from conftest import run_playbook
+from helpers import FAST, ensure, lb_view
+
+from fleet.procs import pid_alive, wait_until
+
+FLEET_HOSTS = 3
+
+
+def test_host_dying_mid_rollout_stops_it_and_puts_the_others_back(fleet):
+    ensure(fleet, "v1")
+    before = lb_view(fleet)
+    victim = fleet.hosts[1]
+    seen = {"task": "", "killed": False}
+
+    def kill_victim_when_its_batch_starts(line):
+        if line.startswith("TASK ["):
+            seen["task"] = line
+        elif (not seen["killed"] and "Drain the batch" in seen["task"]
+              and line.startswith("changed: [%s " % victim.name)):
+            # the host dies with its service manager, as if powered off
+            info = victim.process_info()
+            os.kill(victim.supervisord_pid(), signal.SIGKILL)
+            if info and info.get("pid"):
+                os.kill(info["pid"], signal.SIGKILL)
+            seen["killed"] = True
+
+    artifact = fleet.build_release("v2")
+    run = run_playbook(fleet, "deploy", {**FAST, "deploy_version": "v2", "deploy_artifact": str(artifact.path),
+                                         "deploy_checksum": artifact.checksum}, on_line=kill_victim_when_its_batch_starts)
+    try:
+        assert seen["killed"], "the victim's batch never started"
+        assert run.rc != 0
+        cause = re.search(r"Cause: (.*?)\. Restored: (.*?)\.", run.output.replace("\n", " "))
+        assert cause, run.output[-3000:]
+        assert cause.group(1).startswith(f"{victim.name}: Restart the service and wait until it runs"), cause.group(1)
+        assert "supervisor" in cause.group(1)
+        # the host before it went back to v1 and serves; the one after was never touched
+        assert fleet.hosts[0].current_target() == "releases/v1" and fleet.hosts[0].version() == "v1"
+        assert fleet.hosts[2].current_target() == "releases/v1" and fleet.hosts[2].version() == "v1"
+        assert victim.current_target() == "releases/v1", "the dead host keeps the new release"
+        # no server left drained or with another weight than before, the dead one included
+        assert lb_view(fleet) == before
+    finally:
+        victim.start()
+        victim.wait_started()
+    fleet.wait_lb(status="UP")
+
+
+def test_haproxy_reload_mid_canary_keeps_the_weights_and_aborts_safely(fleet):
+    ensure(fleet, "v1")
+    before = lb_view(fleet)
+    seen = {"task": "", "weights": None}
+
+    def reload_during_the_window(line):
+        if line.startswith("TASK ["):
+            seen["task"] = line
+            if "Compare the canary with the stable servers" in line and seen["weights"] is None:
+                threading.Timer(1.0, reload).start()
+
+    def reload():
+        fleet.haproxy.reload()
+        seen["weights"] = lb_view(fleet)
+
+    artifact = fleet.build_release("v2")
+    with fleet.load():
+        run = run_playbook(fleet, "deploy", {
+            **FAST, "deploy_version": "v2", "deploy_artifact": str(artifact.path), "deploy_checksum": artifact.checksum,
+            "deploy_strategy": "canary", "deploy_canary_interval": 4, "deploy_canary_min_requests": 5,
+            "deploy_canary_steps": [30]}, on_line=reload_during_the_window)
+    assert seen["weights"] is not None, "HAProxy was never reloaded"
+    canary = fleet.hosts[0].name
+    # the weights the run set survived the reload (server-state file)...
+    assert seen["weights"][canary][1] != before[canary][1], seen["weights"]
+    # ...and the run noticed the counters restarting and rolled back instead of judging on them
+    assert run.rc != 0
+    assert "was HAProxy reloaded?" in run.output, run.output[-3000:]
+    assert set(fleet.versions().values()) == {"v1"}
+    fleet.wait_lb(status="UP")
+    assert lb_view(fleet) == before
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_run_is_finished_by_the_next(fleet, signum):
+    ensure(fleet, "v1")
+    before = lb_view(fleet)
+    version = "v2" if signum == signal.SIGINT else "v3"
+    victim = fleet.hosts[1]
+    seen = {"task": "", "pid": None}
+    lock = Path(victim.root) / ".lastmile" / "lock.json"
+
+    def interrupt_while_the_second_batch_is_drained(line):
+        if line.startswith("TASK ["):
+            seen["task"] = line
+        elif (seen["pid"] is None and "Drain the batch" in seen["task"]
+              and line.startswith("changed: [%s " % victim.name)):
+            seen["pid"] = json.loads(lock.read_text())["holder"]["pid"]
+            os.killpg(seen["pid"], signum)  # the whole run, as a terminal or a job runner does
+
+    artifact = fleet.build_release(version)
+    extra = {**FAST, "deploy_version": version, "deploy_artifact": str(artifact.path), "deploy_checksum": artifact.checksum}
+    interrupted = run_playbook(fleet, "deploy", extra, on_line=interrupt_while_the_second_batch_is_drained)
+    assert seen["pid"] is not None, "the run was never interrupted"
+    assert interrupted.rc != 0
+    wait_until(lambda: not pid_alive(seen["pid"]), timeout=10, what="the interrupted ansible-playbook to exit")
+    # the interruption left the half-done work the next run has to deal with
+    assert lb_view(fleet)[victim.name][0] == "drain", lb_view(fleet)
+    assert lock.exists()
+
+    with fleet.load() as load:
+        run = run_playbook(fleet, "deploy", extra)
+    assert run.rc == 0, run.output[-3000:]
+    assert "broke the deployment lock of a run that is no longer running" in run.output
+    assert f"(pid {seen['pid']})" in run.output
+    assert load.snapshot().failed == 0, load.snapshot()
+    assert set(fleet.versions().values()) == {version}
+    fleet.wait_lb(status="UP")
+    assert lb_view(fleet) == before, "the next run kept the interrupted run's drain"
+    assert not lock.exists()
