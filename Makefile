@@ -11,7 +11,7 @@ LINK := $(COLLECTIONS)/ansible_collections/lastmile/deploy
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/$(COLLECTIONS)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: all setup system-packages test unit e2e lint sanity importer docs docs-check molecule demo build clean
+.PHONY: all setup system-packages test unit e2e lint sanity importer docs docs-check molecule demo build bench clean
 
 all: test
 
@@ -68,6 +68,10 @@ docs-check: setup
 
 molecule: setup
 	bash .ci/molecule
+
+# lastmile.deploy vs the documentation-style rolling playbook on 4, 16 and 64 hosts (benchmarks/README.md)
+bench: setup
+	PYTHONPATH=tests $(BIN)/python benchmarks/run.py --hosts 4 16 64
 
 # The unit tests run once, under ansible-test units (.ci/sanity units); `make unit` runs them with plain pytest.
 test: setup

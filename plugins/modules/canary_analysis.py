@@ -136,6 +136,19 @@ options:
     description: Fail the task on an V(inconclusive) verdict instead of returning it.
     type: bool
     default: false
+  on_fail_weights:
+    description:
+      - Weights (server name to 0-256) to set in the same process when the step fails - a V(fail)
+        verdict, an V(inconclusive) one with O(fail_on_inconclusive), or an error such as HAProxy
+        reloading in the window - so that traffic is back on the stable servers at once, without
+        waiting for another task. Usually the weights from before the canary with the canary servers at 0.
+      - Not applied in check mode.
+    type: dict
+  on_fail_drain:
+    description: Servers set to C(drain) together with O(on_fail_weights), usually the canary servers.
+    type: list
+    elements: str
+    default: []
 notes:
   - Redirects are not followed by probes; a 3xx is recorded as the probe's status.
   - Probes do not use proxies from the environment.
@@ -174,6 +187,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+fallback:
+  description: What was done with O(on_fail_weights) when the step failed; absent when nothing had to be done.
+  returned: when the step failed and O(on_fail_weights) or O(on_fail_drain) was given
+  type: str
+  sample: all traffic sent back to the stable servers
 verdict:
   description: V(pass), V(fail) or V(inconclusive). Also returned when the module fails on a verdict.
   returned: when the window was observed
@@ -326,28 +344,51 @@ def main() -> None:
             min_probe_samples=dict(type="int", default=20),
             alpha=dict(type="float", default=0.05),
             fail_on_inconclusive=dict(type="bool", default=False),
+            on_fail_weights=dict(type="dict"),
+            on_fail_drain=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )
+    params = module.params
+
+    def fail(msg: str, **result) -> None:
+        fallback = fall_back(params, module.check_mode)
+        if fallback:
+            result.update(fallback=fallback, changed=fallback == FELL_BACK)
+        module.fail_json(msg=msg, **result)
+
     try:
-        result = run(module.params)
+        result = run(params)
     except (HAProxyError, WindowError, AnalysisError) as exc:
-        module.fail_json(msg=str(exc), changed=False)
+        fail(str(exc), changed=False)
     groups = "canary %s vs stable %s over %.1fs" % (
         ", ".join(result["canary"]["servers"]), ", ".join(result["stable"]["servers"]), result["window_s"])
     if result["verdict"] == FAIL:
-        module.fail_json(
-            msg="canary analysis of backend '%s' failed (%s): %s"
-            % (module.params["backend"], groups, "; ".join(result["reasons"])),
-            **result
-        )
-    if result["verdict"] == INCONCLUSIVE and module.params["fail_on_inconclusive"]:
-        module.fail_json(
-            msg="canary analysis of backend '%s' is inconclusive (%s) and fail_on_inconclusive is set: %s"
-            % (module.params["backend"], groups, "; ".join(result["reasons"])),
-            **result
-        )
+        fail("canary analysis of backend '%s' failed (%s): %s" % (params["backend"], groups, "; ".join(result["reasons"])),
+             **result)
+    if result["verdict"] == INCONCLUSIVE and params["fail_on_inconclusive"]:
+        fail("canary analysis of backend '%s' is inconclusive (%s) and fail_on_inconclusive is set: %s"
+             % (params["backend"], groups, "; ".join(result["reasons"])), **result)
     module.exit_json(**result)
+
+
+FELL_BACK = "all traffic sent back to the stable servers"
+
+
+def fall_back(params: dict, check_mode: bool) -> str:
+    """On a failed step, set on_fail_weights and on_fail_drain in one round trip; say what happened."""
+    changes = {name: {"weight": weight} for name, weight in (params["on_fail_weights"] or {}).items()}
+    for name in params["on_fail_drain"]:
+        changes.setdefault(name, {})["admin"] = "drain"
+    if not changes:
+        return ""
+    if check_mode:
+        return "check mode: traffic not moved"
+    try:
+        HAProxy(params["socket"]).apply(params["backend"], changes)
+    except (HAProxyError, ValueError, TypeError) as exc:
+        return "sending all traffic back to the stable servers failed: %s" % exc
+    return FELL_BACK
 
 
 if __name__ == "__main__":

@@ -140,7 +140,7 @@ inherited:
   description: What the run whose lock was broken kept in it (see O(memory)); empty when no lock was broken.
   returned: always
   type: dict
-  sample: {lb_server: {admin: ready, weight: 100}}
+  sample: {lb_before: {web1: {admin: ready, weight: 100}}}
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -16,9 +16,11 @@ import pytest
 from conftest import run_playbook
 from helpers import FAST, ensure, lb_view
 
+from fleet.inventory import local_connection
 from fleet.procs import pid_alive, wait_until
+from fleet.sshd import SSHServer
 
-FLEET_HOSTS = 3
+FLEET_HOSTS = 2  # two batches: the second host is the one that dies or is drained when interrupted
 
 
 def test_host_dying_mid_rollout_stops_it_and_puts_the_others_back(fleet):
@@ -49,9 +51,8 @@ def test_host_dying_mid_rollout_stops_it_and_puts_the_others_back(fleet):
         assert cause, run.output[-3000:]
         assert cause.group(1).startswith(f"{victim.name}: Restart the service and wait until it runs"), cause.group(1)
         assert "supervisor" in cause.group(1)
-        # the host before it went back to v1 and serves; the one after was never touched
+        # the host before it went back to v1 and serves again
         assert fleet.hosts[0].current_target() == "releases/v1" and fleet.hosts[0].version() == "v1"
-        assert fleet.hosts[2].current_target() == "releases/v1" and fleet.hosts[2].version() == "v1"
         assert victim.current_target() == "releases/v1", "the dead host keeps the new release"
         # no server left drained or with another weight than before, the dead one included
         assert lb_view(fleet) == before
@@ -59,6 +60,47 @@ def test_host_dying_mid_rollout_stops_it_and_puts_the_others_back(fleet):
         victim.start()
         victim.wait_started()
     fleet.wait_lb(status="UP")
+
+
+def test_host_unreachable_mid_rollout_stops_it_and_gives_its_server_back(fleet):
+    ensure(fleet, "v1")
+    before = lb_view(fleet)
+    victim = fleet.hosts[1]
+    lock = Path(victim.root) / ".lastmile" / "lock.json"
+    server = SSHServer([victim.address])
+    seen = {"task": "", "cut": False}
+
+    def cut_the_victim_off_once_drained(line):
+        if line.startswith("TASK ["):
+            seen["task"] = line
+        elif (not seen["cut"] and "Drain the batch" in seen["task"]
+              and line.startswith("changed: [%s " % victim.name)):
+            server.stop(remove_workdir=False)  # sshd and its sessions gone: the host stops answering
+            seen["cut"] = True
+
+    artifact = fleet.build_release("v2")
+    try:
+        server.start()
+        # only the victim is reached over SSH, so that only it can be cut off
+        fleet.write_inventory(transport=lambda name, address: (
+            server.host_vars(name, address) if name == victim.name else local_connection(name, address)))
+        run = run_playbook(fleet, "deploy", {**FAST, "deploy_version": "v2", "deploy_artifact": str(artifact.path),
+                                             "deploy_checksum": artifact.checksum}, on_line=cut_the_victim_off_once_drained)
+    finally:
+        server.stop()
+        fleet.write_inventory()
+    assert seen["cut"], "the victim's batch never started"
+    assert run.rc != 0
+    assert "UNREACHABLE" in run.output
+    assert f"Cause: {victim.name}: dropped out of the run (unreachable)" in run.output, run.output[-3000:]
+    # the first batch went back to v1; the victim, never switched, still serves v1
+    assert fleet.hosts[0].current_target() == "releases/v1" and fleet.hosts[0].version() == "v1"
+    assert victim.current_target() == "releases/v1" and victim.version() == "v1"
+    # its server was given back from the LB side although the host could not be reached
+    fleet.wait_lb(status="UP")
+    assert lb_view(fleet) == before
+    assert lock.exists(), "an unreachable host cannot give its lock back"
+    lock.unlink()
 
 
 def test_haproxy_reload_mid_canary_keeps_the_weights_and_aborts_safely(fleet):

@@ -71,7 +71,7 @@ def _tar_bomb(path: str, name: str, size: int) -> None:
     tail = bytes(rest) + bytes(-size % tarfile.BLOCKSIZE) + bytes(2 * tarfile.BLOCKSIZE)
     with open(path, "wb") as out:
         out.write(gzip.compress(header, 9, mtime=FIXED_MTIME))
-        for _ in range(chunks):
+        for _chunk in range(chunks):
             out.write(piece)
         out.write(gzip.compress(tail, 9, mtime=FIXED_MTIME))
 
@@ -134,7 +134,7 @@ def _zip_bomb(path: str, name: str, size: int) -> None:
                           (stat.S_IFREG | 0o644) << 16, 0)
     with open(path, "wb") as out:
         out.write(local + encoded + zip64)
-        for _ in range(chunks):
+        for _chunk in range(chunks):
             out.write(piece)
         out.write(last)
         offset = out.tell()

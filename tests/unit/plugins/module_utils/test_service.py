@@ -38,13 +38,13 @@ def test_restart_waits_until_supervisor_reports_running():
 
 
 def test_first_start_through_restart_accepts_not_running():
-    service, _ = supervisor({"restart": (0, "shop: ERROR (not running)\nshop: started\n", ""),
-                             "status": (0, "shop RUNNING pid 1\n", "")})
+    service = supervisor({"restart": (0, "shop: ERROR (not running)\nshop: started\n", ""),
+                          "status": (0, "shop RUNNING pid 1\n", "")})[0]
     assert service.ensure("restarted", timeout=1)[1] == "RUNNING"
 
 
 def test_a_release_that_cannot_start_fails_with_supervisors_words():
-    service, _ = supervisor({"restart": (7, "shop: stopped\nshop: ERROR (spawn error)\n", "")})
+    service = supervisor({"restart": (7, "shop: stopped\nshop: ERROR (spawn error)\n", "")})[0]
     with pytest.raises(ServiceError, match=r"restart shop did not start it: shop: ERROR \(spawn error\)"):
         service.ensure("restarted", timeout=1)
 
@@ -59,7 +59,7 @@ def test_waiting_gives_up_at_once_when_supervisor_did():
 
 def test_waiting_is_bounded_by_the_timeout():
     now = [0.0]
-    service, _ = supervisor({"status": (3, "shop STARTING\n", "")})
+    service = supervisor({"status": (3, "shop STARTING\n", "")})[0]
     with pytest.raises(ServiceError, match="not running after 1s: STARTING"):
         service.wait_running(1, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
     assert now[0] >= 1
@@ -81,7 +81,7 @@ def test_check_mode_sends_no_command_that_changes_anything():
 
 
 def test_an_unreachable_supervisord_is_named():
-    service, _ = supervisor({"status": (4, "unix:///run/sv.sock no such file\n", "")})
+    service = supervisor({"status": (4, "unix:///run/sv.sock no such file\n", "")})[0]
     with pytest.raises(ServiceError, match="supervisor does not report program shop: unix:///run/sv.sock no such file"):
         service.ensure("started", timeout=1)
 

@@ -187,3 +187,34 @@ def test_bad_threshold_is_named(lab):
     result = run(lab, alpha=1.5, interval=30)
     assert result["failed"] is True
     assert result["msg"] == "alpha is 1.5; expected a number in (0, 1)"
+
+
+def test_failed_step_sends_traffic_back_to_stable_in_the_same_instant(lab):
+    canary_behaviour(lab, every=2)
+    with traffic(lab) as statuses:
+        result = run(lab, on_fail_weights={"web1": 0, "web2": 20}, on_fail_drain=["web1"])
+        # the very next requests after the verdict no longer reach the canary
+        after_verdict = len(statuses)
+    assert result["failed"] is True and result["verdict"] == "fail"
+    assert result["fallback"] == "all traffic sent back to the stable servers" and result["changed"] is True
+    state = lab.state()
+    assert state["web1"] == (0x08, 0), state  # forced drain, weight 0
+    assert state["web2"][1] == 20
+    assert 500 not in statuses[after_verdict:], statuses[after_verdict:]
+
+
+def test_failed_step_in_check_mode_moves_no_traffic(lab):
+    canary_behaviour(lab, every=2)
+    before = lab.state()
+    with traffic(lab):
+        result = run(lab, check_mode=True, on_fail_weights={"web1": 0}, on_fail_drain=["web1"])
+    assert result["verdict"] == "fail" and result["fallback"] == "check mode: traffic not moved"
+    assert lab.state() == before
+
+
+def test_a_passing_step_moves_no_traffic(lab):
+    before = lab.state()
+    with traffic(lab):
+        result = run(lab, stable=["web2"], on_fail_weights={"web1": 0}, on_fail_drain=["web1"])
+    assert "failed" not in result and "fallback" not in result
+    assert lab.state() == before
