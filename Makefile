@@ -1,6 +1,7 @@
 # lastmile.deploy — developer entry points.
 #   make test   unit tests, lint, sanity, Galaxy's importer, docs, the end-to-end suite and molecule on a local fleet
 #   make docs   regenerate the reference pages in docs/reference
+#   make bench  lastmile.deploy vs the documentation-style rolling playbook (benchmarks/README.md)
 #   make demo   v1, a canary of v2 that is promoted, a canary of a bad v3 that rolls itself back, under live traffic
 SHELL := /bin/bash
 PYTHON ?= python3
