@@ -91,23 +91,27 @@ def _missing_dirs(directory: str) -> List[str]:
     return list(reversed(missing))
 
 
+def _write_beside(path: str, content: Dict[str, Any]) -> str:
+    """Write ``content`` as JSON to a new file beside ``path``, flushed to disk; returns its path."""
+    fd, tmp = tempfile.mkstemp(prefix=".lock-", dir=os.path.dirname(path))
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(content, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    return tmp
+
+
 def _link_new(path: str, content: Dict[str, Any]) -> bool:
     """Write ``content`` to ``path`` only if it does not exist; False when it does."""
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=".lock-", dir=directory)
+    tmp = _write_beside(path, content)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(content, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
-        return True
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
     finally:
         os.unlink(tmp)
+    return True
 
 
 def acquire(root: str, holder: Holder, force: bool = False, check_mode: bool = False) -> Tuple[bool, Optional[Dict[str, Any]]]:
@@ -130,10 +134,14 @@ def acquire(root: str, holder: Holder, force: bool = False, check_mode: bool = F
                 _remove(path)
         if check_mode:
             return True, broken
-        created = _missing_dirs(os.path.dirname(path))
+        created = []
         try:
-            for directory in created:
-                os.mkdir(directory, 0o750)
+            for directory in _missing_dirs(os.path.dirname(path)):
+                try:
+                    os.mkdir(directory, 0o750)
+                except FileExistsError:  # another run got there first
+                    continue
+                created.append(directory)
         except OSError as exc:
             raise LockError("cannot create %s for the deployment lock: %s" % (exc.filename, exc.strerror)) from exc
         try:
@@ -154,15 +162,13 @@ def remember(root: str, holder: Holder, key: str, value: Any, check_mode: bool =
     if check_mode or record.get(key) == value:
         return True
     record[key] = value
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=".lock-", dir=directory)
+    tmp = None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(record, handle, indent=2, sort_keys=True)
-            handle.write("\n")
+        tmp = _write_beside(path, record)
         os.replace(tmp, path)
     except OSError as exc:
-        _remove(tmp)
+        if tmp is not None:
+            _remove(tmp)
         raise LockError("cannot write deployment lock %s: %s" % (path, exc.strerror or exc)) from exc
     return True
 
