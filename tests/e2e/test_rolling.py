@@ -8,7 +8,7 @@ from pathlib import Path
 from conftest import host_state, run_playbook
 from helpers import FAST, deploy, ensure, history
 
-FLEET_HOSTS = 3  # enough hosts for several batches
+FLEET_HOSTS = 2  # two batches
 
 
 def test_rolling_v1_to_v2_under_load_fails_no_request(fleet):
