@@ -38,8 +38,7 @@ class Service:
         self._ctl = list(supervisorctl if manager == "supervisor" else systemctl)
 
     def _command(self, verb: str) -> Tuple[int, str, str]:
-        argv = self._ctl + ([verb, self.name] if self.manager == "supervisor" else [verb, self.name])
-        return self._run(argv)
+        return self._run(self._ctl + [verb, self.name])
 
     def status(self) -> str:
         """RUNNING, STARTING, STOPPED, FATAL, ... (supervisor) or active, inactive, failed, ... (systemd)."""
