@@ -52,12 +52,23 @@ options:
     required: true
   src:
     description:
-      - Path of the release archive B(on the managed host). Copy it there first, for
-        example with M(ansible.builtin.copy) or M(ansible.builtin.get_url).
+      - Path of the release archive, on the managed host (O(remote_src=true), the default)
+        or on the controller (O(remote_src=false)).
       - Required to unpack a version that is not unpacked yet. When the version is already
         unpacked, the archive's sha256 must match the one recorded at unpack time, unless
         O(force=true).
     type: path
+  remote_src:
+    description:
+      - V(true) means O(src) is already on the managed host, for example put there by
+        M(ansible.builtin.get_url).
+      - V(false) means O(src) is on the controller (a relative path is looked up in the
+        role's or playbook's C(files/)). The archive is sent to the task's temporary
+        directory on the host and unpacked from there in the same task, one module run
+        instead of a directory, a copy and an unpack; the temporary copy is removed
+        afterwards, also when unpacking fails.
+    type: bool
+    default: true
   checksum:
     description:
       - Expected checksum of O(src), C(sha256:<hex>) or C(sha512:<hex>), verified on the
@@ -109,13 +120,22 @@ options:
     type: int
     default: 200000
 notes:
-  - O(src) is a path on the managed host, not on the controller.
+  - O(src) is a path on the managed host unless O(remote_src=false).
 seealso:
   - module: lastmile.deploy.release_info
 """
 
 EXAMPLES = r"""
-- name: Copy the artifact to the host
+- name: Send the artifact from the controller and unpack release 1.4.2, in one task
+  lastmile.deploy.release:
+    root: /opt/myapp
+    version: 1.4.2
+    src: dist/myapp-1.4.2.tar.gz
+    remote_src: false
+    checksum: sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+    state: present
+
+- name: Or copy the artifact to the host first
   ansible.builtin.copy:
     src: dist/myapp-1.4.2.tar.gz
     dest: /opt/myapp/.lastmile/artifacts/myapp-1.4.2.tar.gz
@@ -272,6 +292,7 @@ def main() -> None:
             root=dict(type="path", required=True),
             version=dict(type="str", required=True),
             src=dict(type="path"),
+            remote_src=dict(type="bool", default=True),
             checksum=dict(type="str"),
             shared_paths=dict(type="list", elements="str", default=[]),
             strip_components=dict(type="int", default=0),

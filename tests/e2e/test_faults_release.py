@@ -144,7 +144,7 @@ def test_deployment_of_hostile_archive_stops_while_staging(fleet, sentinels, hos
     assert run.rc != 0, run.output[-3000:]
     message = staging_failure(run.output)
     for host in fleet.hosts:
-        assert "%s: Unpack the release: %s" % (host.name, refusal(kind, bad, sentinels, fleet)) in message, message
+        assert "%s: Send the verified artifact and unpack the release: %s" % (host.name, refusal(kind, bad, sentinels, fleet)) in message, message
     assert_nothing_escaped(fleet, sentinels, bad, before, around)
     assert set(fleet.versions().values()) == {"v1"}
 
@@ -191,7 +191,7 @@ def test_disk_filling_up_while_unpacking_leaves_no_partial_release(fleet):
 
         assert run.rc != 0, run.output[-3000:]
         message = staging_failure(run.output)
-        assert "%s: Unpack the release: cannot unpack" % full.name in message, message
+        assert "%s: Send the verified artifact and unpack the release: cannot unpack" % full.name in message, message
         assert "into %s/vfull: No space left on device" % releases in message, message
         assert re.search(r"\(\d+ bytes and \d+ inodes free in %s once the partial release was removed\)"
                          % re.escape(releases), message), message
@@ -207,29 +207,23 @@ def test_disk_filling_up_while_unpacking_leaves_no_partial_release(fleet):
 
 
 @NEEDS_ROOT
-def test_disk_too_full_for_the_artifact_copy_stops_before_unpacking(fleet):
-    full, other = fleet.hosts
+def test_disk_too_full_for_the_artifact_transfer_stops_before_unpacking(fleet, tmp_path):
     base = fleet.build_release("v1")
-    # 256 KiB that do not compress, onto a 64 KiB filesystem holding the host's artifacts
-    big = build_padded(fleet.artifacts_dir, base, "vcopy", padding=256 * 1024, incompressible=True)
-    assert os.path.getsize(big.path) > 256 * 1024
-    artifacts = os.path.join(full.root, ".lastmile", "artifacts")
-    os.makedirs(artifacts, exist_ok=True)
+    # 2 MiB that do not compress, onto a 1 MiB filesystem holding Ansible's temporary directory
+    # (room for the modules' own payloads, not for the artifact)
+    big = build_padded(fleet.artifacts_dir, base, "vcopy", padding=2 * 1024 * 1024, incompressible=True)
+    assert os.path.getsize(big.path) > 2 * 1024 * 1024
+    remote_tmp = str(tmp_path / "remote-tmp")
+    os.makedirs(remote_tmp)
     before = host_state(fleet)
-    # (empty: the artifacts of earlier runs would not fit)
-    with small_filesystem(artifacts, 64 * 1024, seeded=False):
-        listed = sorted(os.listdir(artifacts))
-
-        run = deploy_artifact(fleet, big)
+    with small_filesystem(remote_tmp, 1024 * 1024, seeded=False):
+        run = run_playbook(fleet, "deploy", {**FAST, **release_vars(big), "ansible_remote_tmp": remote_tmp})
 
         assert run.rc != 0, run.output[-3000:]
         message = staging_failure(run.output)
-        assert "%s: Copy the verified artifact to the host:" % full.name in message, message
+        for host in fleet.hosts:
+            assert "%s: Send the verified artifact and unpack the release: cannot send %s" % (host.name, big.path) in message, message
         assert "No space left on device" in message, message
-        assert sorted(os.listdir(artifacts)) == listed, "a partial artifact was left behind"
-    after = host_state(fleet)
-    assert "vcopy" not in after[full.name]["releases"]
-    assert after[other.name]["releases"] == sorted(before[other.name]["releases"] + ["vcopy"])
-    after[other.name]["releases"] = before[other.name]["releases"]
-    assert after == before
+        assert os.listdir(remote_tmp) == [], "a partial artifact or temporary directory was left behind"
+    assert host_state(fleet) == before
     assert set(fleet.versions().values()) == {"v1"}
