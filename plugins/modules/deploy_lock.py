@@ -64,6 +64,13 @@ options:
         it dies, for example the load balancer state to restore. Keeping it is not reported as a change.
       - A run that breaks the lock gets it back as RV(inherited).
     type: dict
+  read_releases:
+    description:
+      - With O(state=present), also read the release state under O(root) once the lock is taken and
+        return it as RV(releases_state), as M(lastmile.deploy.release_info) would. A run needs both
+        at its start; reading them in one task saves a module run per host.
+    type: bool
+    default: false
   holder:
     description:
       - Who takes the lock. Set by the action plugin from the controller and the C(ansible-playbook)
@@ -82,6 +89,13 @@ EXAMPLES = r"""
   lastmile.deploy.deploy_lock:
     root: /opt/shop
     purpose: deployment of shop 1.4.2
+
+- name: Take the lock and read what the host has, in one task
+  lastmile.deploy.deploy_lock:
+    root: /opt/shop
+    purpose: deployment of shop 1.4.2
+    read_releases: true
+  register: lock
 
 - name: Give the deployment lock back
   lastmile.deploy.deploy_lock:
@@ -141,6 +155,13 @@ inherited:
   returned: always
   type: dict
   sample: {lb_before: {web1: {admin: ready, weight: 100}}}
+releases_state:
+  description:
+    - The release state under O(root) once the lock was taken, with the keys M(lastmile.deploy.release_info)
+      returns (current, current_status, previous, releases, history).
+  returned: with O(read_releases=true) when the lock was taken and the release layout could be read
+  type: dict
+  sample: {current: 1.4.1, current_status: succeeded, previous: 1.4.0, releases: [1.4.0, 1.4.1], history: []}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -155,6 +176,7 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._lock import (
     remember,
     timestamp,
 )
+from ansible_collections.lastmile.deploy.plugins.module_utils._release import ReleaseError, ReleaseRoot
 
 
 def main() -> None:
@@ -165,6 +187,7 @@ def main() -> None:
             purpose=dict(type="str"),
             force=dict(type="bool", default=False),
             memory=dict(type="dict"),
+            read_releases=dict(type="bool", default=False),
             holder=dict(type="dict"),
         ),
         supports_check_mode=True,
@@ -198,6 +221,11 @@ def main() -> None:
         current = holder
     if current is not None:
         result["holder"] = current
+    if params["state"] == "present" and params["read_releases"]:
+        try:
+            result["releases_state"] = ReleaseRoot(params["root"]).summary()
+        except ReleaseError:
+            pass  # the lock is taken; reading the releases on their own reports what is wrong
     module.exit_json(**result)
 
 

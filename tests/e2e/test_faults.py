@@ -111,8 +111,10 @@ def test_haproxy_reload_mid_canary_keeps_the_weights_and_aborts_safely(fleet):
     def reload_during_the_window(line):
         if line.startswith("TASK ["):
             seen["task"] = line
+            # 2 s into the 4 s window: after the module's first reading even on a busy controller
+            # (it starts a few tenths of a second after the banner), well before its last
             if "Compare the canary with the stable servers" in line and seen["weights"] is None:
-                threading.Timer(1.0, reload).start()
+                threading.Timer(2.0, reload).start()
 
     def reload():
         fleet.haproxy.reload()
