@@ -42,10 +42,11 @@ setup: $(BIN)/.installed $(LINK) system-packages
 unit: setup
 	$(BIN)/pytest -q tests/unit tests/docs
 
-# One process: on 2 cores, two workers made every deployment over twice as slow (CPU-bound
-# ansible-playbook runs), so the suite took longer in all. Fleets still take free addresses
-# (tests/fleet/addresses.py), per xdist worker when run with -n.
-E2E := $(BIN)/pytest -q --durations=12 tests/fleet tests/e2e tests/awx
+# Two workers, one test file each at a time (--dist loadfile: a file's tests share its fleet and
+# run in order). Each deployment leaves about half a core idle while it waits on drains, restarts
+# and health windows, so on 2 cores two workers take 11 minutes where one took 16.5. Fleets take
+# free addresses per worker (tests/fleet/addresses.py).
+E2E := $(BIN)/pytest -q --durations=12 -n 2 --dist loadfile tests/fleet tests/e2e tests/awx
 
 e2e: setup
 	$(E2E)
