@@ -21,7 +21,9 @@ MODULE = "lastmile.deploy.release"
 
 
 class ActionModule(ActionBase):
-    TRANSFERS_FILES = True
+    # the temporary directory is made below, only when there is a file to send: the switch and
+    # record tasks run with pipelining and need none
+    TRANSFERS_FILES = False
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
