@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from typing import Any, Dict, Iterable, Iterator, List, Optional
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ansible_collections.lastmile.deploy.plugins.module_utils._archive import (
     DEFAULT_MAX_MEMBERS,
@@ -356,6 +356,12 @@ class ReleaseRoot:
         self.releases.remove(version)
         self._planned_checksums.pop(version, None)
         return {"changed": True, "before": {"release": "present"}, "after": {"release": "absent"}}
+
+    def record(self, version: str, outcome: str, keep: int) -> Tuple[bool, List[str]]:
+        """Mark ``version`` with ``outcome``; after ``succeeded`` prune to ``keep``. Returns (changed, removed)."""
+        changed = self.mark(version, outcome)["changed"]
+        removed = self.prune(keep) if outcome == "succeeded" else []
+        return changed or bool(removed), removed
 
     def prune(self, keep: int) -> List[str]:
         """Remove the oldest releases beyond ``keep``; return the removed versions.

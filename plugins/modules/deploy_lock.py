@@ -71,6 +71,27 @@ options:
         at its start; reading them in one task saves a module run per host.
     type: bool
     default: false
+  record:
+    description:
+      - With O(state=absent), record the outcome of a release in the host's history before giving the
+        lock back, as M(lastmile.deploy.release) does with O(lastmile.deploy.release#module:state=succeeded),
+        V(failed) or V(rolled_back): a run ends with one module run per host instead of two.
+      - The lock is given back also when recording fails; the task then fails naming the reason.
+    type: dict
+    suboptions:
+      release:
+        description: Release id whose newest history entry gets the outcome.
+        type: str
+        required: true
+      outcome:
+        description: The outcome recorded. After V(succeeded), releases beyond O(record.keep_releases) are removed.
+        type: str
+        required: true
+        choices: [succeeded, failed, rolled_back]
+      keep_releases:
+        description: Releases kept after V(succeeded), as in M(lastmile.deploy.release). V(0) keeps all.
+        type: int
+        default: 5
   holder:
     description:
       - Who takes the lock. Set by the action plugin from the controller and the C(ansible-playbook)
@@ -101,6 +122,15 @@ EXAMPLES = r"""
   lastmile.deploy.deploy_lock:
     root: /opt/shop
     state: absent
+
+- name: Record release 1.4.2 as deployed and give the lock back, in one task
+  lastmile.deploy.deploy_lock:
+    root: /opt/shop
+    state: absent
+    record:
+      release: 1.4.2
+      outcome: succeeded
+      keep_releases: 5
 
 - name: Break the lock of a run that died on another controller
   lastmile.deploy.deploy_lock:
@@ -155,6 +185,17 @@ inherited:
   returned: always
   type: dict
   sample: {lb_before: {web1: {admin: ready, weight: 100}}}
+recorded:
+  description: Whether O(record) changed the host's history (or removed releases).
+  returned: with O(record)
+  type: bool
+  sample: true
+removed:
+  description: Releases removed after recording V(succeeded).
+  returned: with O(record)
+  type: list
+  elements: str
+  sample: [1.3.9]
 releases_state:
   description:
     - The release state under O(root) once the lock was taken, with the keys M(lastmile.deploy.release_info)
@@ -179,6 +220,22 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._lock import (
 from ansible_collections.lastmile.deploy.plugins.module_utils._release import ReleaseError, ReleaseRoot
 
 
+def give_back(params: dict, holder: dict, check_mode: bool) -> tuple:
+    """Record the outcome when asked, then give the lock back even if recording failed.
+
+    Returns (lock changed, (history changed, removed releases), the recording error or None).
+    """
+    recorded, record_error = (False, []), None
+    if params["record"]:
+        record = params["record"]
+        try:
+            recorded = ReleaseRoot(params["root"], check_mode=check_mode).record(
+                record["release"], record["outcome"], record["keep_releases"])
+        except ReleaseError as exc:
+            record_error = str(exc)
+    return release(params["root"], holder, check_mode), recorded, record_error
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
@@ -188,6 +245,11 @@ def main() -> None:
             force=dict(type="bool", default=False),
             memory=dict(type="dict"),
             read_releases=dict(type="bool", default=False),
+            record=dict(type="dict", options=dict(
+                release=dict(type="str", required=True),
+                outcome=dict(type="str", required=True, choices=["succeeded", "failed", "rolled_back"]),
+                keep_releases=dict(type="int", default=5),
+            )),
             holder=dict(type="dict"),
         ),
         supports_check_mode=True,
@@ -207,7 +269,10 @@ def main() -> None:
             if params["memory"] is not None:
                 remember(params["root"], holder, "memory", params["memory"], module.check_mode)
         else:
-            changed = release(params["root"], holder, module.check_mode)
+            changed, recorded, record_error = give_back(params, holder, module.check_mode)
+            if record_error:
+                module.fail_json(msg="the lock was given back, but the outcome was not recorded: %s" % record_error,
+                                 path=path, broken=None, inherited={})
         current = read_holder(path)
     except LockHeld as exc:
         module.fail_json(
@@ -221,6 +286,9 @@ def main() -> None:
         current = holder
     if current is not None:
         result["holder"] = current
+    if params["state"] == "absent" and params["record"]:
+        result.update(recorded=recorded[0], removed=recorded[1])
+        result["changed"] = result["changed"] or recorded[0]
     if params["state"] == "present" and params["read_releases"]:
         try:
             result["releases_state"] = ReleaseRoot(params["root"]).summary()

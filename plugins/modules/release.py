@@ -277,9 +277,7 @@ def apply_state(tree: ReleaseRoot, params: dict) -> tuple:
     if state == "current":
         changed = tree.switch_current(version)["changed"] or changed
     elif state in MARK_STATES:
-        changed = tree.mark(version, state)["changed"]
-        if state == "succeeded":
-            removed = tree.prune(params["keep_releases"])
+        changed, removed = tree.record(version, state, params["keep_releases"])
     elif state == "absent":
         changed = tree.remove(version)["changed"]
         removed = [version] if changed else []

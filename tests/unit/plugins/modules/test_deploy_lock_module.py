@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.lastmile.deploy.plugins.modules import deploy_lock, release_info
+from ansible_collections.lastmile.deploy.plugins.modules import deploy_lock, release, release_info
 from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.module_invocation import run_in_process
 
 HOLDER = {"user": "alice", "controller": "ctl1", "pid": 4242, "pid_start": 1}
@@ -49,3 +49,53 @@ def test_a_broken_release_layout_still_takes_the_lock_and_leaves_the_reading_out
     assert rc == 0, result
     assert "releases_state" not in result
     assert result["holder"]["pid"] == 4242
+
+
+def take(root, capsys):
+    rc, taken = run_in_process(deploy_lock.main, {"root": root, "holder": HOLDER}, capsys)
+    assert rc == 0, taken
+
+
+def test_giving_back_records_the_outcome_like_the_release_module(tmp_path, capsys):
+    root = str(tmp_path / "app")
+    os.makedirs(os.path.join(root, "releases", "1.0"))
+    rc, switched = run_in_process(release.main, {"root": root, "version": "1.0", "state": "current"}, capsys)
+    assert rc == 0 and switched["history"][-1]["status"] == "pending", switched
+    take(root, capsys)
+    record = {"release": "1.0", "outcome": "succeeded", "keep_releases": 5}
+    rc, given = run_in_process(deploy_lock.main, {"root": root, "holder": HOLDER, "state": "absent", "record": record},
+                               capsys, check_mode=True)
+    assert rc == 0 and given["recorded"] is True
+    rc, info = run_in_process(release_info.main, {"root": root}, capsys)
+    assert info["current_status"] == "pending", "check mode recorded the outcome"
+    assert os.path.exists(os.path.join(root, ".lastmile", "lock.json")), "check mode gave the lock back"
+
+    rc, given = run_in_process(deploy_lock.main, {"root": root, "holder": HOLDER, "state": "absent", "record": record}, capsys)
+    assert rc == 0, given
+    assert given["recorded"] is True and given["changed"] is True and given["removed"] == []
+    rc, info = run_in_process(release_info.main, {"root": root}, capsys)
+    assert info["current_status"] == "succeeded"
+    assert not os.path.exists(os.path.join(root, ".lastmile", "lock.json"))
+
+
+def test_a_record_that_cannot_be_made_still_gives_the_lock_back_and_fails_naming_it(tmp_path, capsys):
+    root = str(tmp_path / "app")
+    seed_release(root, "1.0")
+    take(root, capsys)
+    record = {"release": "2.0", "outcome": "succeeded"}
+    rc, given = run_in_process(deploy_lock.main, {"root": root, "holder": HOLDER, "state": "absent", "record": record}, capsys)
+    assert rc == 1
+    assert given["msg"].startswith("the lock was given back, but the outcome was not recorded: ")
+    assert "'2.0'" in given["msg"] and "'1.0'" in given["msg"], given["msg"]
+    assert not os.path.exists(os.path.join(root, ".lastmile", "lock.json"))
+
+
+def test_a_bad_outcome_is_refused_naming_the_choices(tmp_path, capsys):
+    root = str(tmp_path / "app")
+    seed_release(root, "1.0")
+    take(root, capsys)
+    rc, given = run_in_process(deploy_lock.main, {"root": root, "holder": HOLDER, "state": "absent",
+                                                  "record": {"release": "1.0", "outcome": "great"}}, capsys)
+    assert rc == 1
+    assert "great" in given["msg"] and "succeeded, failed, rolled_back" in given["msg"], given["msg"]
+    assert os.path.exists(os.path.join(root, ".lastmile", "lock.json")), "a refused call changed the lock"
