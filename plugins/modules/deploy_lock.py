@@ -74,8 +74,8 @@ options:
   record:
     description:
       - With O(state=absent), record the outcome of a release in the host's history before giving the
-        lock back, as M(lastmile.deploy.release) does with O(lastmile.deploy.release#module:state=succeeded),
-        V(failed) or V(rolled_back): a run ends with one module run per host instead of two.
+        lock back, as M(lastmile.deploy.release) does with C(state=succeeded),
+        V(failed) or V(rolled_back), so that a run ends with one module run per host instead of two.
       - The lock is given back also when recording fails; the task then fails naming the reason.
     type: dict
     suboptions:
