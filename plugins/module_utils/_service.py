@@ -81,6 +81,13 @@ class Service:
                 raise ServiceError("%s is not running after %gs: %s" % (self.name, timeout, status))
             sleep(POLL_INTERVAL)
 
+    def _started(self, output: str, timeout: float) -> str:
+        # supervisorctl answers "started" only once the program has stayed up for its startsecs
+        # (startProcess with wait), so asking again would cost one more supervisorctl run.
+        if self.manager == "supervisor" and any(line.endswith(": started") for line in output.splitlines()):
+            return "RUNNING"
+        return self.wait_running(timeout)
+
     def ensure(self, state: str, timeout: float, check_mode: bool = False) -> Tuple[bool, Optional[str]]:
         """Bring the service to ``state``; returns (changed, status afterwards or None in check mode)."""
         if state not in STATES:
@@ -88,8 +95,7 @@ class Service:
         if state == "restarted":
             if check_mode:
                 return True, None
-            self._act("restart")
-            return True, self.wait_running(timeout)
+            return True, self._started(self._act("restart"), timeout)
         running = self.running()
         wanted = state == "started"
         if running == wanted:
@@ -97,8 +103,7 @@ class Service:
         if check_mode:
             return True, None
         if wanted:
-            self._act("start")
-            return True, self.wait_running(timeout)
+            return True, self._started(self._act("start"), timeout)
         self._act("stop")
         return True, self.status()
 

@@ -12,6 +12,8 @@ version_added: 0.3.0
 description:
   - Drives the application's service through C(systemctl) or C(supervisorctl) and, after a start or
     restart, polls its status every 0.2 seconds until it runs, for at most O(timeout) seconds.
+  - Under supervisor, a start or restart that C(supervisorctl) answers with C(started) needs no
+    poll, because supervisorctl answers so only after the program stayed up for its C(startsecs).
   - The service manager stops the old process gracefully (SIGTERM, then its own stop timeout)
     before starting the new one.
   - Fails naming the service and its last status when it does not run in time, or at once when

@@ -264,131 +264,17 @@ probes:
     mann_whitney: {u: 112604.0, z: 18.27, p_value: 0.0, n_canary: 240, n_stable: 479}
 """
 
-import dataclasses
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._analysis import (
-    FAIL,
-    INCONCLUSIVE,
-    AnalysisError,
-    Thresholds,
-    analyse,
-    group_figures,
-    probe_figures,
-)
-from ansible_collections.lastmile.deploy.plugins.module_utils._canary_window import (
-    WindowError,
-    observe,
-    select_groups,
-)
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy import (
-    DEFAULT_SOCKET,
-    HAProxy,
-    HAProxyError,
-)
-
-THRESHOLDS = [field.name for field in dataclasses.fields(Thresholds)]
-
-
-def run(params: dict) -> dict:
-    """Observe the window and judge it; the result holds the verdict and every figure."""
-    thresholds = Thresholds(**{name: params[name] for name in THRESHOLDS}).validate()
-    haproxy = HAProxy(params["socket"])
-    backend = params["backend"]
-    canary, stable = select_groups(backend, haproxy.servers(backend), params["canary"], params["stable"])
-    window = observe(
-        haproxy, backend, canary + stable, params["interval"],
-        canary_urls=params["canary_urls"], stable_urls=params["stable_urls"],
-        probe_interval=params["probe_interval"], probe_timeout=params["probe_timeout"],
-    )
-    canary_figures = group_figures(canary, window.before, window.after)
-    stable_figures = group_figures(stable, window.before, window.after)
-    canary_probes = probe_figures(window.canary_probes) if window.canary_probes is not None else None
-    stable_probes = probe_figures(window.stable_probes) if window.stable_probes is not None else None
-    analysis = analyse(canary_figures, stable_figures, thresholds, canary_probes, stable_probes)
-    result = dict(
-        changed=False,
-        verdict=analysis.verdict,
-        reasons=analysis.reasons,
-        window_s=window.window_s,
-        canary=canary_figures.as_dict(),
-        stable=stable_figures.as_dict(),
-    )
-    if canary_probes is not None or stable_probes is not None:
-        result["probes"] = dict(
-            canary=canary_probes.as_dict() if canary_probes else None,
-            stable=stable_probes.as_dict() if stable_probes else None,
-            mann_whitney=analysis.mann_whitney.as_dict() if analysis.mann_whitney else None,
-        )
-    return result
+from ansible_collections.lastmile.deploy.plugins.module_utils._canary_gate import ARGUMENT_SPEC, judge_step
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(
-            socket=dict(type="str", default=DEFAULT_SOCKET),
-            backend=dict(type="str", required=True),
-            canary=dict(type="list", elements="str", required=True),
-            stable=dict(type="list", elements="str"),
-            interval=dict(type="float", required=True),
-            min_requests=dict(type="int", default=20),
-            max_error_rate=dict(type="float", default=0.01),
-            max_error_rate_increase=dict(type="float", default=0.005),
-            max_latency_ratio=dict(type="float", default=1.5),
-            latency_floor_ms=dict(type="float", default=20.0),
-            canary_urls=dict(type="list", elements="str", default=[]),
-            stable_urls=dict(type="list", elements="str", default=[]),
-            probe_interval=dict(type="float", default=0.5),
-            probe_timeout=dict(type="float", default=2.0),
-            min_probe_samples=dict(type="int", default=20),
-            alpha=dict(type="float", default=0.05),
-            fail_on_inconclusive=dict(type="bool", default=False),
-            on_fail_weights=dict(type="dict"),
-            on_fail_drain=dict(type="list", elements="str", default=[]),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-
-    def fail(msg: str, **result) -> None:
-        fallback = fall_back(params, module.check_mode)
-        if fallback:
-            result.update(fallback=fallback, changed=fallback == FELL_BACK)
-        module.fail_json(msg=msg, **result)
-
-    try:
-        result = run(params)
-    except (HAProxyError, WindowError, AnalysisError) as exc:
-        fail(str(exc), changed=False)
-    groups = "canary %s vs stable %s over %.1fs" % (
-        ", ".join(result["canary"]["servers"]), ", ".join(result["stable"]["servers"]), result["window_s"])
-    if result["verdict"] == FAIL:
-        fail("canary analysis of backend '%s' failed (%s): %s" % (params["backend"], groups, "; ".join(result["reasons"])),
-             **result)
-    if result["verdict"] == INCONCLUSIVE and params["fail_on_inconclusive"]:
-        fail("canary analysis of backend '%s' is inconclusive (%s) and fail_on_inconclusive is set: %s"
-             % (params["backend"], groups, "; ".join(result["reasons"])), **result)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    result = judge_step(module.params, module.check_mode)
+    if result.pop("failed", False):
+        module.fail_json(**result)
     module.exit_json(**result)
-
-
-FELL_BACK = "all traffic sent back to the stable servers"
-
-
-def fall_back(params: dict, check_mode: bool) -> str:
-    """On a failed step, set on_fail_weights and on_fail_drain in one round trip; say what happened."""
-    changes = {name: {"weight": weight} for name, weight in (params["on_fail_weights"] or {}).items()}
-    for name in params["on_fail_drain"]:
-        changes.setdefault(name, {})["admin"] = "drain"
-    if not changes:
-        return ""
-    if check_mode:
-        return "check mode: traffic not moved"
-    try:
-        HAProxy(params["socket"]).apply(params["backend"], changes)
-    except (HAProxyError, ValueError, TypeError) as exc:
-        return "sending all traffic back to the stable servers failed: %s" % exc
-    return FELL_BACK
 
 
 if __name__ == "__main__":

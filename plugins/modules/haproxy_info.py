@@ -118,36 +118,17 @@ backends:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy import (
-    DEFAULT_SOCKET,
-    HAProxy,
+from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_tasks import (
+    INFO_ARGUMENT_SPEC,
     HAProxyError,
+    read_servers,
 )
 
 
-def as_dicts(servers: dict) -> dict:
-    return {name: server.as_dict() for name, server in servers.items()}
-
-
-def run(params: dict) -> dict:
-    haproxy = HAProxy(params["socket"])
-    backend = params["backend"]
-    if backend is None:
-        return dict(changed=False, backends={name: as_dicts(servers) for name, servers in haproxy.backends().items()})
-    servers = as_dicts(haproxy.servers(backend))
-    return dict(changed=False, servers=servers, backends={backend: servers})
-
-
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(
-            socket=dict(type="str", default=DEFAULT_SOCKET),
-            backend=dict(type="str"),
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=INFO_ARGUMENT_SPEC, supports_check_mode=True)
     try:
-        result = run(module.params)
+        result = read_servers(module.params)
     except HAProxyError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(**result)

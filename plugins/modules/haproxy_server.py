@@ -160,108 +160,26 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy import (
-    DEFAULT_SOCKET,
-    HAProxy,
+from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_tasks import (
+    SERVER_ARGUMENT_SPEC,
+    SERVER_SPEC_RULES,
     HAProxyError,
+    change_servers,
 )
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_state import (
-    ADMIN_STATES,
-    admin_and_weight,
-    plan_commands,
-    preview,
-    unmet_changes,
-)
-
-
-def build_changes(params: dict) -> dict:
-    """{server: {'admin': ..., 'weight': ...}} from the module options."""
-    weights = {}
-    for name, value in (params["weights"] or {}).items():
-        try:
-            weights[name] = int(value)
-        except (TypeError, ValueError):
-            raise HAProxyError("weight %r for server '%s' in weights is not an integer" % (value, name))
-    names = params["name"] or list(weights)
-    changes = {}
-    for name in names:
-        change = changes.setdefault(name, {})
-        if params["state"] is not None:
-            change["admin"] = params["state"]
-        if params["weight"] is not None:
-            change["weight"] = params["weight"]
-    for name, weight in weights.items():
-        changes.setdefault(name, {})["weight"] = weight
-    return changes
-
-
-def wait_for(haproxy: HAProxy, params: dict, current: dict, targets: list) -> dict:
-    """Wait as the requested state asks; return the servers last read."""
-    backend, state = params["backend"], params["state"]
-    timing = dict(timeout=params["wait_timeout"], interval=params["wait_interval"])
-    if state == "drain":
-        return haproxy.wait_drained(backend, targets, **timing)
-    if state == "maint":
-        # Servers put into maintenance keep their in-flight sessions: wait for them.
-        return haproxy.wait_drained(backend, targets, maint_is_drained=False, **timing)
-    if state == "ready":
-        return haproxy.wait_up(backend, targets, **timing)
-    return current
-
-
-def run(module: AnsibleModule, progress: dict) -> dict:
-    """Change and wait; `progress` records what was sent, for the failure message."""
-    params = module.params
-    backend = params["backend"]
-    changes = build_changes(params)
-    targets = list(changes)
-    haproxy = HAProxy(params["socket"])
-    if module.check_mode:
-        before = haproxy.servers(backend)
-        commands = plan_commands(backend, before, changes)
-        after = preview(before, changes)
-        sent = []
-    else:
-        before, after = haproxy.apply(backend, changes)
-        commands = plan_commands(backend, before, changes)
-        sent = commands
-        progress.update(changed=bool(commands), commands=sent)
-        for problem in unmet_changes(after, changes):
-            module.warn("HAProxy did not take the change: %s" % problem)
-        if params["wait"]:
-            after = wait_for(haproxy, params, after, [name for name in targets if changes[name].get("admin")])
-    result = dict(
-        changed=bool(commands),
-        commands=sent,
-        servers={name: server.as_dict() for name, server in after.items()},
-    )
-    if module._diff:
-        result["diff"] = dict(before=admin_and_weight(before, targets), after=admin_and_weight(after, targets))
-    return result
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(
-            socket=dict(type="str", default=DEFAULT_SOCKET),
-            backend=dict(type="str", required=True),
-            name=dict(type="list", elements="str", aliases=["names", "server"]),
-            state=dict(type="str", choices=list(ADMIN_STATES)),
-            weight=dict(type="int"),
-            weights=dict(type="dict"),
-            wait=dict(type="bool", default=True),
-            wait_timeout=dict(type="float", default=60.0),
-            wait_interval=dict(type="float", default=0.2),
-        ),
-        mutually_exclusive=[("weight", "weights")],
-        required_one_of=[("name", "weights"), ("state", "weight", "weights")],
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=SERVER_ARGUMENT_SPEC, supports_check_mode=True, **SERVER_SPEC_RULES)
     progress = dict(changed=False, commands=[])
+    warnings = []
     try:
-        result = run(module, progress)
+        result = change_servers(module.params, module.check_mode, module._diff, progress, warnings)
     except HAProxyError as exc:
-        module.fail_json(msg=str(exc), **progress)
+        result = dict(progress, failed=True, msg=str(exc))
+    for warning in warnings:
+        module.warn(warning)
+    if result.get("failed"):
+        module.fail_json(**result)
     module.exit_json(**result)
 
 

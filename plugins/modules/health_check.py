@@ -215,102 +215,13 @@ stats:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._http_probe import (
-    ProbeError,
-    WaitResult,
-    clean_headers,
-    evaluate,
-    probe,
-    sample,
-    wait_healthy,
-)
-
-
-def check_params(params: dict) -> None:
-    if params["timeout"] <= 0:
-        raise ProbeError("timeout must be greater than 0, got %r" % params["timeout"])
-    if params["interval"] < 0 or params["sample_interval"] < 0:
-        raise ProbeError(
-            "interval and sample_interval must be 0 or more, got %r and %r"
-            % (params["interval"], params["sample_interval"])
-        )
-    if params["wait_timeout"] < 0:
-        raise ProbeError("wait_timeout must be 0 or more, got %r" % params["wait_timeout"])
-    if params["wait_timeout"] == 0 and params["consecutive"] != 1:
-        raise ProbeError(
-            "consecutive=%d needs wait_timeout > 0: with wait_timeout=0 a single probe decides"
-            % params["consecutive"]
-        )
-    if params["samples"] < 0:
-        raise ProbeError("samples must be 0 or more, got %r" % params["samples"])
-    if not 0 <= params["max_error_rate"] <= 1:
-        raise ProbeError("max_error_rate must be between 0 and 1, got %r" % params["max_error_rate"])
-    if not 0 < params["latency_percentile"] <= 100:
-        raise ProbeError("latency_percentile must be between 1 and 100, got %r" % params["latency_percentile"])
-
-
-def run(module: AnsibleModule) -> dict:
-    params = module.params
-    check_params(params)
-    request = dict(
-        expect_status=params["expect_status"],
-        body_regex=params["body_regex"],
-        headers=clean_headers(params["headers"]),
-        validate_certs=params["validate_certs"],
-    )
-    url = params["url"]
-    if params["wait_timeout"] == 0:
-        first = probe(url, params["timeout"], **request)
-        waited = WaitResult(first.ok, 1, 0.0, first)
-    else:
-        waited = wait_healthy(
-            url, params["wait_timeout"], params["interval"], params["consecutive"],
-            request_timeout=params["timeout"], **request
-        )
-    last = waited.last
-    result = dict(
-        changed=False, healthy=waited.healthy, attempts=waited.attempts,
-        status=last.status, latency_ms=last.latency_ms, error=last.error,
-    )
-    if not waited.healthy:
-        within = "within %gs" % params["wait_timeout"] if params["wait_timeout"] else "on a single probe"
-        result["msg"] = "%s did not become healthy %s after %d attempt(s): last %s" % (
-            url, within, waited.attempts, last.error or "poll succeeded but fewer than %d in a row" % params["consecutive"],
-        )
-        return result
-    if params["samples"]:
-        stats = sample(
-            url, params["samples"], params["sample_interval"], request_timeout=params["timeout"], **request
-        )
-        result["stats"] = stats.as_dict()
-        failures = evaluate(stats, params["max_error_rate"], params["max_latency_ms"], params["latency_percentile"])
-        if failures:
-            result["msg"] = "; ".join(failures)
-    return result
+from ansible_collections.lastmile.deploy.plugins.module_utils._health_gate import ARGUMENT_SPEC, ProbeError, run
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(
-            url=dict(type="str", required=True),
-            expect_status=dict(type="list", elements="int", default=[200]),
-            body_regex=dict(type="str"),
-            timeout=dict(type="float", default=2.0),
-            wait_timeout=dict(type="float", default=60.0),
-            interval=dict(type="float", default=0.5),
-            consecutive=dict(type="int", default=1),
-            samples=dict(type="int", default=0),
-            sample_interval=dict(type="float", default=0.05),
-            max_error_rate=dict(type="float", default=0.0),
-            max_latency_ms=dict(type="float"),
-            latency_percentile=dict(type="int", default=95),
-            headers=dict(type="dict", no_log=True),
-            validate_certs=dict(type="bool", default=True),
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
-        result = run(module)
+        result = run(module.params)
     except ProbeError as exc:
         module.fail_json(msg=str(exc))
     if "msg" in result:

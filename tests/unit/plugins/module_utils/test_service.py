@@ -27,14 +27,20 @@ def supervisor(answers):
     return Service("supervisor", "shop", manager, supervisorctl=["supervisorctl", "-c", "/etc/sv.conf"]), manager
 
 
-def test_restart_waits_until_supervisor_reports_running():
-    service, manager = supervisor({
-        "restart": (0, "shop: stopped\nshop: started\n", ""),
-        "status": [(3, "shop    STARTING\n", ""), (0, "shop    RUNNING   pid 42, uptime 0:00:01\n", "")],
-    })
+def test_restart_trusts_supervisors_started_and_asks_nothing_more():
+    service, manager = supervisor({"restart": (0, "shop: stopped\nshop: started\n", "")})
     assert service.ensure("restarted", timeout=5) == (True, "RUNNING")
-    assert manager.calls[0] == ["supervisorctl", "-c", "/etc/sv.conf", "restart", "shop"]
-    assert [call[-2] for call in manager.calls] == ["restart", "status", "status"]
+    assert manager.calls == [["supervisorctl", "-c", "/etc/sv.conf", "restart", "shop"]]
+
+
+def test_start_that_found_it_already_started_waits_until_supervisor_reports_running():
+    service, manager = supervisor({
+        "start": (0, "shop: ERROR (already started)\n", ""),
+        "status": [(3, "shop    STOPPED\n", ""), (3, "shop    STARTING\n", ""),
+                   (0, "shop    RUNNING   pid 42, uptime 0:00:01\n", "")],
+    })
+    assert service.ensure("started", timeout=5) == (True, "RUNNING")
+    assert [call[-2] for call in manager.calls] == ["status", "start", "status", "status"]
 
 
 def test_first_start_through_restart_accepts_not_running():
@@ -50,11 +56,10 @@ def test_a_release_that_cannot_start_fails_with_supervisors_words():
 
 
 def test_waiting_gives_up_at_once_when_supervisor_did():
-    service, manager = supervisor({"start": (0, "shop: started\n", ""),
-                                   "status": [(3, "shop STOPPED\n", ""), (3, "shop FATAL Exited too quickly\n", "")]})
+    service, manager = supervisor({"status": [(3, "shop STARTING\n", ""), (3, "shop FATAL Exited too quickly\n", "")]})
     with pytest.raises(ServiceError, match="shop is not running after 30s: FATAL"):
-        service.ensure("started", timeout=30)
-    assert [call[-2] for call in manager.calls] == ["status", "start", "status"]
+        service.wait_running(30, sleep=lambda s: None)
+    assert [call[-2] for call in manager.calls] == ["status", "status"]
 
 
 def test_waiting_is_bounded_by_the_timeout():

@@ -1,0 +1,26 @@
+# Copyright: (c) 2026, lastmile.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of haproxy_server: on the controller, talk to HAProxy from the task's own process."""
+
+from __future__ import annotations
+
+from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_tasks import (
+    SERVER_ARGUMENT_SPEC,
+    SERVER_SPEC_RULES,
+    HAProxyError,
+    change_servers,
+)
+from ansible_collections.lastmile.deploy.plugins.plugin_utils._controller_module import ControllerModuleAction
+
+
+class ActionModule(ControllerModuleAction):
+    MODULE = "lastmile.deploy.haproxy_server"
+    ARGUMENT_SPEC = SERVER_ARGUMENT_SPEC
+    SPEC_RULES = SERVER_SPEC_RULES
+
+    def run_here(self, params, check_mode, diff, warnings):
+        progress = dict(changed=False, commands=[])
+        try:
+            return change_servers(params, check_mode, diff, progress, warnings)
+        except HAProxyError as exc:
+            return dict(progress, failed=True, msg=str(exc))

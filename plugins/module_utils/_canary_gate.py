@@ -1,0 +1,131 @@
+# Copyright: (c) 2026, lastmile.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The canary_analysis task: observe a window, judge it, and on a failed step move traffic back.
+
+Shared by the module and by its action plugin, which calls it in the controller's own process
+when the task runs on the controller (plugins/plugin_utils/_controller_module.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ansible_collections.lastmile.deploy.plugins.module_utils._analysis import (
+    FAIL,
+    INCONCLUSIVE,
+    AnalysisError,
+    Thresholds,
+    analyse,
+    group_figures,
+    probe_figures,
+)
+from ansible_collections.lastmile.deploy.plugins.module_utils._canary_window import (
+    WindowError,
+    observe,
+    select_groups,
+)
+from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy import (
+    DEFAULT_SOCKET,
+    HAProxy,
+    HAProxyError,
+)
+
+__all__ = ["ARGUMENT_SPEC", "FELL_BACK", "judge_step"]
+
+THRESHOLDS = [field.name for field in dataclasses.fields(Thresholds)]
+FELL_BACK = "all traffic sent back to the stable servers"
+
+ARGUMENT_SPEC = dict(
+    socket=dict(type="str", default=DEFAULT_SOCKET),
+    backend=dict(type="str", required=True),
+    canary=dict(type="list", elements="str", required=True),
+    stable=dict(type="list", elements="str"),
+    interval=dict(type="float", required=True),
+    min_requests=dict(type="int", default=20),
+    max_error_rate=dict(type="float", default=0.01),
+    max_error_rate_increase=dict(type="float", default=0.005),
+    max_latency_ratio=dict(type="float", default=1.5),
+    latency_floor_ms=dict(type="float", default=20.0),
+    canary_urls=dict(type="list", elements="str", default=[]),
+    stable_urls=dict(type="list", elements="str", default=[]),
+    probe_interval=dict(type="float", default=0.5),
+    probe_timeout=dict(type="float", default=2.0),
+    min_probe_samples=dict(type="int", default=20),
+    alpha=dict(type="float", default=0.05),
+    fail_on_inconclusive=dict(type="bool", default=False),
+    on_fail_weights=dict(type="dict"),
+    on_fail_drain=dict(type="list", elements="str", default=[]),
+)
+
+
+def run(params: dict) -> dict:
+    """Observe the window and judge it; the result holds the verdict and every figure."""
+    thresholds = Thresholds(**{name: params[name] for name in THRESHOLDS}).validate()
+    haproxy = HAProxy(params["socket"])
+    backend = params["backend"]
+    canary, stable = select_groups(backend, haproxy.servers(backend), params["canary"], params["stable"])
+    window = observe(
+        haproxy, backend, canary + stable, params["interval"],
+        canary_urls=params["canary_urls"], stable_urls=params["stable_urls"],
+        probe_interval=params["probe_interval"], probe_timeout=params["probe_timeout"],
+    )
+    canary_figures = group_figures(canary, window.before, window.after)
+    stable_figures = group_figures(stable, window.before, window.after)
+    canary_probes = probe_figures(window.canary_probes) if window.canary_probes is not None else None
+    stable_probes = probe_figures(window.stable_probes) if window.stable_probes is not None else None
+    analysis = analyse(canary_figures, stable_figures, thresholds, canary_probes, stable_probes)
+    result = dict(
+        changed=False,
+        verdict=analysis.verdict,
+        reasons=analysis.reasons,
+        window_s=window.window_s,
+        canary=canary_figures.as_dict(),
+        stable=stable_figures.as_dict(),
+    )
+    if canary_probes is not None or stable_probes is not None:
+        result["probes"] = dict(
+            canary=canary_probes.as_dict() if canary_probes else None,
+            stable=stable_probes.as_dict() if stable_probes else None,
+            mann_whitney=analysis.mann_whitney.as_dict() if analysis.mann_whitney else None,
+        )
+    return result
+
+
+def judge_step(params: dict, check_mode: bool) -> dict:
+    """The task's result: the verdict and its figures; ``failed`` and ``msg`` when the step fails."""
+
+    def failed(msg: str, **result) -> dict:
+        fallback = fall_back(params, check_mode)
+        if fallback:
+            result.update(fallback=fallback, changed=fallback == FELL_BACK)
+        return dict(result, failed=True, msg=msg)
+
+    try:
+        result = run(params)
+    except (HAProxyError, WindowError, AnalysisError) as exc:
+        return failed(str(exc), changed=False)
+    groups = "canary %s vs stable %s over %.1fs" % (
+        ", ".join(result["canary"]["servers"]), ", ".join(result["stable"]["servers"]), result["window_s"])
+    if result["verdict"] == FAIL:
+        return failed("canary analysis of backend '%s' failed (%s): %s"
+                      % (params["backend"], groups, "; ".join(result["reasons"])), **result)
+    if result["verdict"] == INCONCLUSIVE and params["fail_on_inconclusive"]:
+        return failed("canary analysis of backend '%s' is inconclusive (%s) and fail_on_inconclusive is set: %s"
+                      % (params["backend"], groups, "; ".join(result["reasons"])), **result)
+    return result
+
+
+def fall_back(params: dict, check_mode: bool) -> str:
+    """On a failed step, set on_fail_weights and on_fail_drain in one round trip; say what happened."""
+    changes = {name: {"weight": weight} for name, weight in (params["on_fail_weights"] or {}).items()}
+    for name in params["on_fail_drain"]:
+        changes.setdefault(name, {})["admin"] = "drain"
+    if not changes:
+        return ""
+    if check_mode:
+        return "check mode: traffic not moved"
+    try:
+        HAProxy(params["socket"]).apply(params["backend"], changes)
+    except (HAProxyError, ValueError, TypeError) as exc:
+        return "sending all traffic back to the stable servers failed: %s" % exc
+    return FELL_BACK

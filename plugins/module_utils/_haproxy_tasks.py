@@ -1,0 +1,126 @@
+# Copyright: (c) 2026, lastmile.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the haproxy_server and haproxy_info tasks do with their options.
+
+Shared by the modules and by their action plugins, which call these in the controller's own
+process when the task runs on the controller (plugins/plugin_utils/_controller_module.py).
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy import (
+    DEFAULT_SOCKET,
+    HAProxy,
+    HAProxyError,
+)
+from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_state import (
+    ADMIN_STATES,
+    admin_and_weight,
+    plan_commands,
+    preview,
+    unmet_changes,
+)
+
+__all__ = ["INFO_ARGUMENT_SPEC", "SERVER_ARGUMENT_SPEC", "SERVER_SPEC_RULES", "HAProxyError", "change_servers",
+           "read_servers"]
+
+SERVER_ARGUMENT_SPEC = dict(
+    socket=dict(type="str", default=DEFAULT_SOCKET),
+    backend=dict(type="str", required=True),
+    name=dict(type="list", elements="str", aliases=["names", "server"]),
+    state=dict(type="str", choices=list(ADMIN_STATES)),
+    weight=dict(type="int"),
+    weights=dict(type="dict"),
+    wait=dict(type="bool", default=True),
+    wait_timeout=dict(type="float", default=60.0),
+    wait_interval=dict(type="float", default=0.2),
+)
+SERVER_SPEC_RULES = dict(
+    mutually_exclusive=[("weight", "weights")],
+    required_one_of=[("name", "weights"), ("state", "weight", "weights")],
+)
+INFO_ARGUMENT_SPEC = dict(
+    socket=dict(type="str", default=DEFAULT_SOCKET),
+    backend=dict(type="str"),
+)
+
+
+def build_changes(params: dict) -> dict:
+    """{server: {'admin': ..., 'weight': ...}} from the module options."""
+    weights = {}
+    for name, value in (params["weights"] or {}).items():
+        try:
+            weights[name] = int(value)
+        except (TypeError, ValueError):
+            raise HAProxyError("weight %r for server '%s' in weights is not an integer" % (value, name))
+    names = params["name"] or list(weights)
+    changes = {}
+    for name in names:
+        change = changes.setdefault(name, {})
+        if params["state"] is not None:
+            change["admin"] = params["state"]
+        if params["weight"] is not None:
+            change["weight"] = params["weight"]
+    for name, weight in weights.items():
+        changes.setdefault(name, {})["weight"] = weight
+    return changes
+
+
+def wait_for(haproxy: HAProxy, params: dict, current: dict, targets: list) -> dict:
+    """Wait as the requested state asks; return the servers last read."""
+    backend, state = params["backend"], params["state"]
+    timing = dict(timeout=params["wait_timeout"], interval=params["wait_interval"])
+    if state == "drain":
+        return haproxy.wait_drained(backend, targets, **timing)
+    if state == "maint":
+        # Servers put into maintenance keep their in-flight sessions: wait for them.
+        return haproxy.wait_drained(backend, targets, maint_is_drained=False, **timing)
+    if state == "ready":
+        return haproxy.wait_up(backend, targets, **timing)
+    return current
+
+
+def change_servers(params: dict, check_mode: bool, diff: bool, progress: dict, warnings: List[str]) -> dict:
+    """Change and wait; ``progress`` records what was sent, for the failure message."""
+    backend = params["backend"]
+    changes = build_changes(params)
+    targets = list(changes)
+    haproxy = HAProxy(params["socket"])
+    if check_mode:
+        before = haproxy.servers(backend)
+        commands = plan_commands(backend, before, changes)
+        after = preview(before, changes)
+        sent = []
+    else:
+        before, after = haproxy.apply(backend, changes)
+        commands = plan_commands(backend, before, changes)
+        sent = commands
+        progress.update(changed=bool(commands), commands=sent)
+        for problem in unmet_changes(after, changes):
+            warnings.append("HAProxy did not take the change: %s" % problem)
+        if params["wait"]:
+            after = wait_for(haproxy, params, after, [name for name in targets if changes[name].get("admin")])
+    result = dict(
+        changed=bool(commands),
+        commands=sent,
+        servers={name: server.as_dict() for name, server in after.items()},
+    )
+    if diff:
+        result["diff"] = dict(before=admin_and_weight(before, targets), after=admin_and_weight(after, targets))
+    return result
+
+
+def as_dicts(servers: dict) -> dict:
+    return {name: server.as_dict() for name, server in servers.items()}
+
+
+def read_servers(params: dict) -> dict:
+    """One backend's servers, or every backend's."""
+    haproxy = HAProxy(params["socket"])
+    backend = params["backend"]
+    if backend is None:
+        return dict(changed=False, backends={name: as_dicts(servers) for name, servers in haproxy.backends().items()})
+    servers = as_dicts(haproxy.servers(backend))
+    return dict(changed=False, servers=servers, backends={backend: servers})
