@@ -137,6 +137,10 @@ def switch_release(release: dict, check_mode: bool) -> dict:
     """Point current at the release; raises ReleaseError before any change when it cannot."""
     tree = ReleaseRoot(release["root"], check_mode=check_mode)
     previous = tree.current
+    if check_mode:
+        # a check run never unpacks: a release staged earlier in the same run counts as there,
+        # as with lastmile.deploy.release
+        tree.unpack(release["version"])
     switched = tree.switch_current(release["version"])["changed"]
     return dict(version=release["version"], previous=previous, switched=switched)
 

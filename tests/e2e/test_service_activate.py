@@ -52,6 +52,10 @@ def test_check_mode_changes_nothing(host):
     rc, result = activate(host, "v2", check_mode=True)
     assert rc == 0 and result["changed"] is True and result["release"]["switched"] is True, result
     assert host.current_target() == "releases/v1" and host.process_info()["pid"] == pid
+    # a release staged earlier in the same check run is not there either: it counts as there
+    rc, result = activate(host, "v8", check_mode=True)
+    assert rc == 0 and result["release"] == {"version": "v8", "previous": "v1", "switched": True}, result
+    assert host.current_target() == "releases/v1" and host.process_info()["pid"] == pid
 
 
 @pytest.mark.parametrize("version, extra, expected", [
