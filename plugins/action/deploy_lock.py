@@ -64,7 +64,7 @@ def is_dead_here(holder: Dict[str, Any]) -> bool:
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("root", "state", "purpose", "force", "memory", "read_releases", "record"))
+    _VALID_ARGS = frozenset(("root", "state", "purpose", "force", "memory", "read_releases", "read_capacity", "record"))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)

@@ -159,6 +159,58 @@ def _check_percent(name: str, value: float) -> float:
     return value
 
 
+def check_thresholds(min_disk_free_percent: float, max_cpu_percent: float, max_memory_percent: float) -> None:
+    """Raise CapacityError naming a threshold outside 0-100."""
+    _check_percent("min_disk_free_percent", min_disk_free_percent)
+    _check_percent("max_cpu_percent", max_cpu_percent)
+    _check_percent("max_memory_percent", max_memory_percent)
+
+
+def read_capacity(
+    path: str,
+    sample_seconds: float = 1.0,
+    meminfo_path: str = PROC_MEMINFO,
+    stat_path: str = PROC_STAT,
+    loadavg_path: str = PROC_LOADAVG,
+    sleep: Callable[[float], None] = time.sleep,
+) -> CapacityReport:
+    """Measure disk, CPU, memory and load, judging nothing yet."""
+    return CapacityReport(
+        path=path,
+        disk_free_percent=round(disk_free_percent(path), 2),
+        memory_used_percent=round(memory_used_percent(meminfo_path), 2),
+        cpu_percent=round(cpu_busy_percent(sample_seconds, stat_path, sleep), 2),
+        load_average=load_average(loadavg_path),
+    )
+
+
+def judge_capacity(
+    report: CapacityReport,
+    min_disk_free_percent: float = 20,
+    max_cpu_percent: float = 70,
+    max_memory_percent: float = 80,
+    sample_seconds: float = 1.0,
+) -> CapacityReport:
+    """List in ``report.failures`` every threshold its figures do not meet."""
+    check_thresholds(min_disk_free_percent, max_cpu_percent, max_memory_percent)
+    report.failures = []
+    if report.disk_free_percent < min_disk_free_percent:
+        report.failures.append(
+            "disk free on %s is %s%% (minimum %g%%)"
+            % (report.path, report.disk_free_percent, min_disk_free_percent)
+        )
+    if report.cpu_percent > max_cpu_percent:
+        report.failures.append(
+            "CPU busy is %s%% over %gs (maximum %g%%)"
+            % (report.cpu_percent, sample_seconds, max_cpu_percent)
+        )
+    if report.memory_used_percent > max_memory_percent:
+        report.failures.append(
+            "memory used is %s%% (maximum %g%%)" % (report.memory_used_percent, max_memory_percent)
+        )
+    return report
+
+
 def check_capacity(
     path: str,
     min_disk_free_percent: float = 20,
@@ -171,28 +223,31 @@ def check_capacity(
     sleep: Callable[[float], None] = time.sleep,
 ) -> CapacityReport:
     """Measure disk, CPU, memory and load; list every threshold that is not met."""
-    _check_percent("min_disk_free_percent", min_disk_free_percent)
-    _check_percent("max_cpu_percent", max_cpu_percent)
-    _check_percent("max_memory_percent", max_memory_percent)
-    report = CapacityReport(
-        path=path,
-        disk_free_percent=round(disk_free_percent(path), 2),
-        memory_used_percent=round(memory_used_percent(meminfo_path), 2),
-        cpu_percent=round(cpu_busy_percent(sample_seconds, stat_path, sleep), 2),
-        load_average=load_average(loadavg_path),
-    )
-    if report.disk_free_percent < min_disk_free_percent:
-        report.failures.append(
-            "disk free on %s is %s%% (minimum %g%%)"
-            % (path, report.disk_free_percent, min_disk_free_percent)
-        )
-    if report.cpu_percent > max_cpu_percent:
-        report.failures.append(
-            "CPU busy is %s%% over %gs (maximum %g%%)"
-            % (report.cpu_percent, sample_seconds, max_cpu_percent)
-        )
-    if report.memory_used_percent > max_memory_percent:
-        report.failures.append(
-            "memory used is %s%% (maximum %g%%)" % (report.memory_used_percent, max_memory_percent)
-        )
-    return report
+    # a bad threshold is reported before the CPU sample is waited for
+    check_thresholds(min_disk_free_percent, max_cpu_percent, max_memory_percent)
+    report = read_capacity(path, sample_seconds, meminfo_path, stat_path, loadavg_path, sleep)
+    return judge_capacity(report, min_disk_free_percent, max_cpu_percent, max_memory_percent, sample_seconds)
+
+
+FIGURES = ("disk_free_percent", "cpu_percent", "memory_used_percent")
+
+
+def report_from_figures(figures: dict, path: str) -> CapacityReport:
+    """A report from figures read earlier (deploy_lock's ``capacity``); each must be a number."""
+    values = {}
+    for name in FIGURES:
+        value = figures.get(name)
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise CapacityError("figures.%s must be a number, got %r" % (name, value))
+        try:
+            values[name] = float(value)
+        except ValueError:
+            raise CapacityError("figures.%s must be a number, got %r" % (name, value)) from None
+    load = figures.get("load_average") or (0.0, 0.0, 0.0)
+    try:
+        load_avg = tuple(float(x) for x in load)
+    except (TypeError, ValueError):
+        raise CapacityError("figures.load_average must be three numbers, got %r" % (load,)) from None
+    if len(load_avg) != 3:
+        raise CapacityError("figures.load_average must be three numbers, got %r" % (load,))
+    return CapacityReport(path=str(figures.get("path") or path), load_average=load_avg, **values)  # type: ignore[arg-type]

@@ -71,6 +71,23 @@ options:
         at its start; reading them in one task saves a module run per host.
     type: bool
     default: false
+  read_capacity:
+    description:
+      - With O(state=present), also measure the host's capacity once the lock is taken (free disk on
+        the filesystem of O(read_capacity.path), CPU busy over O(read_capacity.cpu_sample_seconds),
+        used memory, load average) and return the figures as RV(capacity), judging nothing.
+        M(lastmile.deploy.host_capacity) judges them with O(lastmile.deploy.host_capacity#module:figures)
+        on the controller, so a run's prechecks need no module run of their own on the host.
+    type: dict
+    suboptions:
+      path:
+        description: A path on the filesystem whose free space is measured, usually the deploy root.
+        type: path
+        required: true
+      cpu_sample_seconds:
+        description: Seconds between the two C(/proc/stat) readings that give the CPU figure.
+        type: float
+        default: 1.0
   record:
     description:
       - With O(state=absent), record the outcome of a release in the host's history before giving the
@@ -116,7 +133,14 @@ EXAMPLES = r"""
     root: /opt/shop
     purpose: deployment of shop 1.4.2
     read_releases: true
+    read_capacity:
+      path: /opt/shop
+      cpu_sample_seconds: 0.5
   register: lock
+
+- name: Judge the host's capacity from that reading, on the controller
+  lastmile.deploy.host_capacity:
+    figures: "{{ lock.capacity }}"
 
 - name: Give the deployment lock back
   lastmile.deploy.deploy_lock:
@@ -203,10 +227,25 @@ releases_state:
   returned: with O(read_releases=true) when the lock was taken and the release layout could be read
   type: dict
   sample: {current: 1.4.1, current_status: succeeded, previous: 1.4.0, releases: [1.4.0, 1.4.1], history: []}
+capacity:
+  description:
+    - The host's capacity once the lock was taken, the figures M(lastmile.deploy.host_capacity) returns
+      plus C(path) and C(cpu_sample_seconds); nothing is judged.
+  returned: with O(read_capacity) when the lock was taken and the figures could be read
+  type: dict
+  sample: {path: /opt/shop, disk_free_percent: 63.41, cpu_percent: 12.5, cpu_sample_seconds: 0.5,
+           memory_used_percent: 41.07, load_average: [0.42, 0.35, 0.3]}
+capacity_error:
+  description: Why the capacity could not be read; M(lastmile.deploy.host_capacity) then reads the host itself.
+  returned: with O(read_capacity) when the lock was taken and the figures could not be read
+  type: str
+  sample: "cannot read /proc/meminfo: Permission denied"
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.lastmile.deploy.plugins.module_utils._capacity import CapacityError
+from ansible_collections.lastmile.deploy.plugins.module_utils._capacity import read_capacity as read_capacity_figures
 from ansible_collections.lastmile.deploy.plugins.module_utils._lock import (
     LockError,
     LockHeld,
@@ -236,6 +275,17 @@ def give_back(params: dict, holder: dict, check_mode: bool) -> tuple:
     return release(params["root"], holder, check_mode), recorded, record_error
 
 
+def measure(read_capacity: dict) -> dict:
+    """The capacity figures under ``capacity``, or why they could not be read under ``capacity_error``."""
+    sample_seconds = read_capacity["cpu_sample_seconds"]
+    try:
+        figures = read_capacity_figures(read_capacity["path"], sample_seconds).as_dict()
+    except CapacityError as exc:
+        return dict(capacity_error=str(exc))
+    figures.pop("failures")
+    return dict(capacity=dict(figures, cpu_sample_seconds=sample_seconds))
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
@@ -245,6 +295,10 @@ def main() -> None:
             force=dict(type="bool", default=False),
             memory=dict(type="dict"),
             read_releases=dict(type="bool", default=False),
+            read_capacity=dict(type="dict", options=dict(
+                path=dict(type="path", required=True),
+                cpu_sample_seconds=dict(type="float", default=1.0),
+            )),
             record=dict(type="dict", options=dict(
                 release=dict(type="str", required=True),
                 outcome=dict(type="str", required=True, choices=["succeeded", "failed", "rolled_back"]),
@@ -294,6 +348,8 @@ def main() -> None:
             result["releases_state"] = ReleaseRoot(params["root"]).summary()
         except ReleaseError:
             pass  # the lock is taken; reading the releases on their own reports what is wrong
+    if params["state"] == "present" and params["read_capacity"]:
+        result.update(measure(params["read_capacity"]))
     module.exit_json(**result)
 
 

@@ -60,8 +60,20 @@ options:
       - Seconds between the two C(/proc/stat) readings that give the CPU figure.
     type: float
     default: 1.0
+  figures:
+    description:
+      - Judge these figures, read on the host earlier, instead of reading the host again, for
+        example RV(lastmile.deploy.deploy_lock#module:capacity) of the task that took the
+        deployment lock. Keys C(disk_free_percent), C(cpu_percent) and C(memory_used_percent)
+        (numbers) are required; C(load_average), C(cpu_sample_seconds) and C(path) are used in
+        the result and the messages when present.
+      - Given figures need nothing from the host, so the action plugin judges them on the
+        controller, without a module run on the host.
+    type: dict
 notes:
   - The load average is reported, not checked.
+  - On the controller through the local connection, without become or async, the action plugin
+    measures in its own process instead of starting a module process.
 seealso:
   - module: lastmile.deploy.artifact_verify
   - module: lastmile.deploy.health_check
@@ -79,6 +91,11 @@ EXAMPLES = r"""
     max_cpu_percent: 90
     cpu_sample_seconds: 2
   register: capacity
+
+- name: Judge the figures the deployment lock read when it was taken
+  lastmile.deploy.host_capacity:
+    figures: "{{ lock_taken.capacity }}"
+    min_disk_free_percent: 15
 """
 
 RETURN = r"""
@@ -113,39 +130,15 @@ failures:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._capacity import (
-    CapacityError,
-    check_capacity,
-)
+from ansible_collections.lastmile.deploy.plugins.module_utils._capacity_gate import ARGUMENT_SPEC, run
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path", default="/"),
-            min_disk_free_percent=dict(type="float", default=20.0),
-            max_cpu_percent=dict(type="float", default=70.0),
-            max_memory_percent=dict(type="float", default=80.0),
-            cpu_sample_seconds=dict(type="float", default=1.0),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    try:
-        report = check_capacity(
-            params["path"],
-            min_disk_free_percent=params["min_disk_free_percent"],
-            max_cpu_percent=params["max_cpu_percent"],
-            max_memory_percent=params["max_memory_percent"],
-            sample_seconds=params["cpu_sample_seconds"],
-        )
-    except CapacityError as exc:
-        module.fail_json(msg=str(exc))
-    figures = report.as_dict()
-    figures.pop("path")
-    if report.failures:
-        module.fail_json(msg="not enough capacity: %s" % "; ".join(report.failures), **figures)
-    module.exit_json(changed=False, **figures)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    result = run(module.params)
+    if result.pop("failed", False):
+        module.fail_json(**result)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from conftest import host_state, run_playbook
@@ -56,7 +58,10 @@ def test_unreachable_haproxy_socket(fleet):
 
 def test_capacity_threshold_not_met(fleet):
     out = attempt(fleet, deploy_min_disk_free_percent=100)
-    assert "disk" in out.lower() and "100" in out
+    # judged from the figures the lock read, named per host with the value and the threshold
+    for host in fleet.hosts:
+        assert re.search(r"fatal: \[%s\]: FAILED! => .*not enough capacity: disk free on %s is [\d.]+%% \(minimum 100%%\)"
+                         % (host.name, re.escape(host.root)), out), out[-3000:]
 
 
 def test_bad_version_id(fleet):

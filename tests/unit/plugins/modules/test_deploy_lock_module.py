@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.lastmile.deploy.plugins.modules import deploy_lock, release, release_info
+from ansible_collections.lastmile.deploy.plugins.module_utils import _capacity as capacity
+from ansible_collections.lastmile.deploy.plugins.modules import deploy_lock, host_capacity, release, release_info
 from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.module_invocation import run_in_process
 
 HOLDER = {"user": "alice", "controller": "ctl1", "pid": 4242, "pid_start": 1}
@@ -99,3 +100,39 @@ def test_a_bad_outcome_is_refused_naming_the_choices(tmp_path, capsys):
     assert rc == 1
     assert "great" in given["msg"] and "succeeded, failed, rolled_back" in given["msg"], given["msg"]
     assert os.path.exists(os.path.join(root, ".lastmile", "lock.json")), "a refused call changed the lock"
+
+
+def test_taking_the_lock_measures_capacity_and_host_capacity_judges_the_figures(tmp_path, capsys):
+    root = str(tmp_path / "app")
+    seed_release(root, "1.0")
+    rc, taken = run_in_process(deploy_lock.main, {"root": root, "holder": HOLDER,
+                                                  "read_capacity": {"path": root, "cpu_sample_seconds": 0.05}}, capsys)
+    assert rc == 0, taken
+    figures = taken["capacity"]
+    assert figures["path"] == root and figures["cpu_sample_seconds"] == 0.05
+    assert 0 < figures["disk_free_percent"] <= 100 and 0 <= figures["memory_used_percent"] <= 100
+    assert len(figures["load_average"]) == 3 and "failures" not in figures
+    # the same figures judged by host_capacity: against thresholds they meet, and one they cannot
+    rc, judged = run_in_process(host_capacity.main, {"figures": figures, "max_cpu_percent": 100,
+                                                     "min_disk_free_percent": 0, "max_memory_percent": 100}, capsys)
+    assert rc == 0 and judged["failures"] == [] and judged["disk_free_percent"] == figures["disk_free_percent"], judged
+    rc, judged = run_in_process(host_capacity.main, {"figures": figures, "max_cpu_percent": 100,
+                                                     "min_disk_free_percent": 100, "max_memory_percent": 100}, capsys)
+    assert rc == 1 and judged["msg"].startswith("not enough capacity: disk free on %s is " % root), judged
+    rc, given = run_in_process(deploy_lock.main, {"root": root, "holder": HOLDER, "state": "absent",
+                                                  "read_capacity": {"path": root}}, capsys)
+    assert rc == 0 and "capacity" not in given
+
+
+def test_capacity_that_cannot_be_read_leaves_the_lock_taken_and_says_why(tmp_path, capsys, monkeypatch):
+    root = str(tmp_path / "app")
+    seed_release(root, "1.0")
+    def unreadable(path, sample_seconds):
+        return capacity.read_capacity(path, sample_seconds, meminfo_path=str(tmp_path / "no-meminfo"))
+
+    monkeypatch.setattr(deploy_lock, "read_capacity_figures", unreadable)
+    rc, taken = run_in_process(deploy_lock.main, {"root": root, "holder": HOLDER,
+                                                  "read_capacity": {"path": root, "cpu_sample_seconds": 0.01}}, capsys)
+    assert rc == 0, taken
+    assert "capacity" not in taken and "no-meminfo" in taken["capacity_error"]
+    assert taken["holder"]["pid"] == 4242 and os.path.exists(taken["path"])

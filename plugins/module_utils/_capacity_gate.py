@@ -1,0 +1,52 @@
+# Copyright: (c) 2026, lastmile.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The host_capacity task: read the host's capacity, or take figures read earlier, and judge them.
+
+Shared by the module and by its action plugin, which judges given figures on the controller:
+they need nothing from the host (plugins/action/host_capacity.py).
+"""
+
+from __future__ import annotations
+
+from ansible_collections.lastmile.deploy.plugins.module_utils._capacity import (
+    CapacityError,
+    check_thresholds,
+    judge_capacity,
+    read_capacity,
+    report_from_figures,
+)
+
+__all__ = ["ARGUMENT_SPEC", "run"]
+
+ARGUMENT_SPEC = dict(
+    path=dict(type="path", default="/"),
+    min_disk_free_percent=dict(type="float", default=20.0),
+    max_cpu_percent=dict(type="float", default=70.0),
+    max_memory_percent=dict(type="float", default=80.0),
+    cpu_sample_seconds=dict(type="float", default=1.0),
+    figures=dict(type="dict"),
+)
+
+
+def run(params: dict) -> dict:
+    """The task's result: the figures and the thresholds they fail; ``failed`` and ``msg`` when any."""
+    thresholds = (params["min_disk_free_percent"], params["max_cpu_percent"], params["max_memory_percent"])
+    try:
+        # a bad threshold is reported before the CPU sample is waited for
+        check_thresholds(*thresholds)
+        if params["figures"]:
+            report = report_from_figures(params["figures"], params["path"])
+            sample_seconds = params["figures"].get("cpu_sample_seconds", params["cpu_sample_seconds"])
+            if isinstance(sample_seconds, bool) or not isinstance(sample_seconds, (int, float)):
+                raise CapacityError("figures.cpu_sample_seconds must be a number, got %r" % (sample_seconds,))
+        else:
+            sample_seconds = params["cpu_sample_seconds"]
+            report = read_capacity(params["path"], sample_seconds)
+        judge_capacity(report, *thresholds, sample_seconds=sample_seconds)
+    except CapacityError as exc:
+        return dict(failed=True, msg=str(exc))
+    figures = report.as_dict()
+    figures.pop("path")
+    if report.failures:
+        return dict(figures, failed=True, msg="not enough capacity: %s" % "; ".join(report.failures))
+    return dict(figures, changed=False)
