@@ -10,13 +10,12 @@ import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Set, TextIO, Tuple
 
-# every role of the collection validates its arguments first; that banner names the step
-ROLE_STEP = re.compile(r"^TASK \[lastmile\.deploy\.(?P<role>\w+) : Validating arguments against arg spec "
-                       r"'(?P<spec>[^']+)'(?: - (?P<about>.*?))?\] \**$")
-ROLE_INCLUDED = re.compile(r"^included: lastmile\.deploy\.(?P<role>\w+) for (?P<hosts>.+?)(?: => .*)?$")
+TASK_BANNER = re.compile(r"^TASK \[(?:lastmile\.deploy\.(?P<role>\w+) : )?(?P<name>.*?)\] \**$")
 BATCH_ITEM = re.compile(r"\(item=(?P<label>batch \d+/\d+): (?P<hosts>[^)]*)\)")
 # a batch moved through the rolling role in a loop (canary promotion, restore after a failure)
 ROLLING_ITEM = re.compile(r"^included: lastmile\.deploy\.rolling for .+? => \(item=(?P<hosts>[^)]*)\)$")
+# the hosts of a batch start its step
+STEP_INCLUDED = re.compile(r"^included: \S*/rolling/tasks/step\.yml for (?P<hosts>.+?)(?: => .*)?$")
 CANARY_ITEM = re.compile(r"\(item=step (?P<step>\d+)/(?P<steps>\d+): (?P<percent>[\d.]+)%\)")
 CANARY_VERDICT = re.compile(
     r'^\s*"msg": "canary step (?P<step>\d+) \((?P<percent>[\d.]+)%\): (?P<verdict>\w+); '
@@ -25,11 +24,32 @@ CANARY_VERDICT = re.compile(
     r"stable (?P<stable_requests>\d*) requests, error rate (?P<stable_error_rate>[^,]*), "
     r'(?P<stable_ms>[^";]*?)\s*ms(?:; checks: (?P<checks>[^"]*))?"')
 FAILED = re.compile(r"^(?:fatal|failed): \[(?P<host>[^\]]+)\](?: \(item=[^)]*\))?: [A-Z!]+ => (?P<result>.*)$")
-# a batch step's short name where "<spec>" alone would not say it
-STEP_NAMES = {("traffic", "drain"): "drain", ("traffic", "restore"): "traffic back"}
-BATCH_STEP = ("rolling", "batch")
-LAST_BATCH_STEP = ("traffic", "restore")
-CANARY_SHIFT = ("traffic", "shift")
+# (role, start of the task name) -> the word a batch line shows for that step
+STEP_WORDS = (
+    ("traffic", "Drain the batch", "drain"),
+    ("service", "Point current at release", "switch, restart"),
+    ("release", "Point current at release", "switch"),
+    ("service", "Restart the service", "restart"),
+    ("service", "Stop the service", "stop"),
+    ("service", "Start the service", "start"),
+    ("verify", "Verify the health", "verify"),
+    ("traffic", "Give the batch back its HAProxy state", "traffic back"),
+)
+LAST_BATCH_STEP = "traffic back"
+BATCH_START = ("rolling", "Look for a failure before the batch")
+CANARY_SHIFT = ("traffic", "Shift traffic in HAProxy")
+# (role, start of the task name) -> a line of its own: the phases of a run
+PHASES = (
+    ("lock", "Take the deployment lock", "lock: take the deployment lock on every host"),
+    ("precheck", "Check the release id", "precheck: check that the release can be deployed, changing nothing"),
+    ("release", "Send the verified artifact", "stage: send the release to every host that needs it and unpack it"),
+    ("canary", "Choose the canary hosts", "canary: choose the canary hosts and plan the traffic steps"),
+    ("blue_green", "Choose the colour", "blue-green: choose the colour that gets the release"),
+    ("recreate", "Plan a single step", "recreate: the whole fleet in one step"),
+    ("rolling", "Plan the batches", "rolling: plan the batches"),
+    ("rollback", "Plan the restore", "rollback: put back every host the run changed, then fail naming the cause"),
+    ("lock", "Give back the deployment lock", "lock: give the deployment lock back"),
+)
 
 
 def _hosts(text: str) -> Tuple[str, ...]:
@@ -107,14 +127,15 @@ class CanaryStep:
 class Progress:
     """Feed it ansible-playbook's default output line by line (``progress.line``); it prints
 
-        [  3.1s] precheck: Check that a release can be deployed, changing nothing
+        [  3.1s] precheck: check that the release can be deployed, changing nothing
         [ 12.0s] batch 1/4 app1: drain, switch, restart, verify, traffic back (4.8s)
         [ 15.0s] canary app1: drain, switch, restart, verify (5.1s)
         [ 19.2s] canary step 1/3 (10%): pass; canary 12 requests, error rate 0.000, 2.0 ms; stable ... (4.1s)
         [ 20.1s] failed on app2: <the task's msg>
-        [ 20.5s] rollback restore: Put back every host a failed run changed, then fail naming the cause
+        [ 20.5s] rollback: put back every host the run changed, then fail naming the cause
         [ 21.0s] restore app2: drain, switch, restart, verify, traffic back (5.0s)
 
+    Phases and steps are told by the task names of the collection's roles (PHASES, STEP_WORDS).
     A failure inside a block that is rescued is still shown: the reader sees why a rollback
     started. Failures of tasks that ignore errors are not. ``canary_steps`` holds every verdict.
     """
@@ -124,7 +145,7 @@ class Progress:
         self.indent = indent
         self.started = time.monotonic()
         self.batches: Dict[Tuple[str, ...], str] = {}  # hosts -> "batch i/n"
-        self._included: Dict[str, Tuple[str, ...]] = {}  # role -> hosts of its latest include
+        self.strategy: Optional[str] = None  # set by the phase line of canary, blue-green or recreate
         self._open_batch: Optional[str] = None  # label of the line still open
         self._open_hosts: Optional[Tuple[str, ...]] = ()  # None: a canary step line, no role step joins it
         self._open_steps = 0
@@ -179,13 +200,13 @@ class Progress:
         item = ROLLING_ITEM.match(text)
         if item:
             self._batch_item(_hosts(item["hosts"]))
-        included = ROLE_INCLUDED.match(text)
+        included = STEP_INCLUDED.match(text)
         if included:
-            self._included[included["role"]] = _hosts(included["hosts"])
+            self._step_included(_hosts(included["hosts"]))
             return
-        step = ROLE_STEP.match(text)
-        if step:
-            self._step(step["role"], step["spec"], step["about"] or "")
+        banner = TASK_BANNER.match(text)
+        if banner:
+            self._banner(banner["role"] or "", banner["name"])
             return
         verdict = CANARY_VERDICT.match(text)
         if verdict:
@@ -251,33 +272,53 @@ class Progress:
                                         if passed else "all traffic back to the stable servers"))
         return True
 
-    def _step(self, role: str, spec: str, about: str) -> None:
-        hosts = self._included.get(role, ())
-        name = STEP_NAMES.get((role, spec), role if spec == "main" else spec)
-        if role == "rollback":
-            self.restoring = True
-        if (role, spec) == ("canary", "main"):
-            self.canary = True
-        if (role, spec) == BATCH_STEP:  # a batch run through the role; its line opens with its first step
+    def _banner(self, role: str, name: str) -> None:
+        """A task starts: a phase of the run, the start of a batch, or a step of the open batch."""
+        if (role, name) == BATCH_START:  # a batch; its line opens when its hosts include the step
             self.close_batch()
             self._pending_batch = self._batch_label()
             return
+        if role == CANARY_SHIFT[0] and name.startswith(CANARY_SHIFT[1]):
+            if not self._canary_shift() and self._open_batch is None:
+                self.say("traffic shift")
+            return
+        for phase_role, start, text in PHASES:
+            if role == phase_role and name.startswith(start):
+                self._phase(role, text)
+                return
+        if self._open_batch is None or self._open_hosts is None:
+            return
+        for step_role, start, word in STEP_WORDS:
+            if role == step_role and name.startswith(start):
+                self._write("%s%s" % (", " if self._open_steps else " ", word))
+                self._open_steps += 1
+                if word == LAST_BATCH_STEP:
+                    self._done.add(self._open_batch)
+                    self.close_batch()
+                return
+
+    def _phase(self, role: str, text: str) -> None:
+        if role == "rollback":
+            self.restoring = True
+        if role == "canary":
+            self.canary = True
+        if role in ("canary", "blue_green", "recreate"):
+            self.strategy = role
+        elif role == "rolling" and self.strategy is not None:
+            return  # the rolling role's own steps inside another strategy
+        self.say(text)
+
+    def _step_included(self, hosts: Tuple[str, ...]) -> None:
+        """The hosts of a batch start its step: open the batch's line."""
         pending, self._pending_batch = self._pending_batch, None
-        if pending is not None and pending[1] in (None, hosts):
-            self._open(pending[0], hosts, name)
-        elif (role, spec) == CANARY_SHIFT and self._canary_shift():
-            return
-        elif self._open_batch is not None and hosts == self._open_hosts:
-            self._write("%s%s" % (", " if self._open_steps else " ", name))
-            self._open_steps += 1
-        elif not self.restoring and self.batches.get(hosts) is not None and self.batches[hosts] not in self._done:
-            self._open(self.batches[hosts], hosts, name)
-        else:
-            self.say("%s: %s" % (role if spec == "main" else "%s %s" % (role, spec), about or name))
-            return
-        if (role, spec) == LAST_BATCH_STEP:
-            self._done.add(self._open_batch or "")
-            self.close_batch()
+        label = self.batches.get(hosts)
+        if self.restoring:
+            label = "restore"
+        elif pending is not None and pending[1] == hosts:
+            label = pending[0]
+        elif label is None or label in self._done:
+            label = pending[0] if pending is not None else "batch"
+        self._open(label, hosts, None)
 
     def _batch_label(self) -> Tuple[str, Optional[Tuple[str, ...]]]:
         """Label and hosts (None: the hosts of its first step) of a batch run through the rolling role."""

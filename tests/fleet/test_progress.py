@@ -9,16 +9,26 @@ import re
 
 from fleet.progress import Progress, failure_message
 
-BANNER = "TASK [lastmile.deploy.%s : Validating arguments against arg spec '%s' - %s] ***"
+def banner(role: str, name: str) -> str:
+    return "TASK [lastmile.deploy.%s : %s] ***" % (role, name)
 
 
-def step(role: str, spec: str, hosts: str, about: str = "About it") -> list:
-    return ["included: lastmile.deploy.%s for %s" % (role, hosts), "", BANNER % (role, spec, about), "ok: [x]"]
-
-
-def batch(hosts: str) -> list:
-    return (step("traffic", "drain", hosts) + step("release", "switch", hosts) + step("service", "restart", hosts)
-            + step("verify", "main", hosts) + step("traffic", "restore", hosts))
+def batch(hosts: str, version: str = "v2") -> list:
+    """A batch as the rolling role's batch.yml and step.yml print it."""
+    first = hosts.split(",")[0]
+    return [banner("rolling", "Look for a failure before the batch"), "ok: [app1]",
+            "TASK [lastmile.deploy.rolling : Move the batch to its target release] ***",
+            "included: /x/roles/rolling/tasks/step.yml for %s" % hosts,
+            banner("traffic", "Drain the batch in HAProxy and wait for its sessions to end"),
+            "changed: [%s -> lb1]" % first,
+            banner("traffic", "Remember that the batch may be out of the load balancer"),
+            banner("traffic", "Stop when the batch could not be drained"),
+            banner("service", "Point current at release %s and restart the service on it" % version),
+            "changed: [%s]" % first,
+            banner("service", "Remember whether this run switched the host"),
+            banner("verify", "Verify the health of %s" % first),
+            banner("traffic", "Give the batch back its HAProxy state and weight"),
+            banner("traffic", "Stop when the batch could not be given back its traffic")]
 
 
 def view(lines: list) -> list:
@@ -31,44 +41,65 @@ def view(lines: list) -> list:
     return [re.sub(r"\[\s*[\d.]+s\] | \([\d.]+s\)", "", line) for line in out.getvalue().splitlines()], progress
 
 
+START = [
+    "TASK [Check the variables of the chosen strategy] ***",
+    banner("lock", "Take the deployment lock of sample"),
+    banner("lock", "Stop when another run holds the lock"),
+    banner("precheck", "Check the release id"),
+    banner("precheck", "Check host capacity"),
+    banner("rolling", "Start the run with a clean slate"),
+    banner("release", "Send the verified artifact and unpack the release"),
+    banner("rolling", "Plan the batches"),
+]
 ROLLOUT = (
-    step("precheck", "main", "app1, app2", "Check that a release can be deployed")
+    START
     + ["TASK [lastmile.deploy.rolling : Roll out batch by batch] ***",
-       "included: /x/rolling/tasks/batch.yml for app2 => (item=batch 2/2: app2)",
-       "included: /x/rolling/tasks/batch.yml for app1 => (item=batch 1/2: app1)"]
+       "included: /x/roles/rolling/tasks/batch.yml for app1, app2 => (item=batch 1/2: app1)",
+       "included: /x/roles/rolling/tasks/batch.yml for app1, app2 => (item=batch 2/2: app2)"]
     + batch("app1") + batch("app2")
-    + step("release", "record", "app1, app2", "Record the outcome")
-    + ["PLAY RECAP ***", "app1 : ok=3 changed=1 unreachable=0 failed=0 skipped=0 rescued=0 ignored=0"]
+    + [banner("rolling", "Look for a failure in the run"), "TASK [Put back every host this run changed] ***",
+       banner("lock", "Give back the deployment lock of sample"),
+       "PLAY RECAP ***", "app1 : ok=3 changed=1 unreachable=0 failed=0 skipped=0 rescued=0 ignored=0"]
 )
+PHASE_LINES = [
+    "  lock: take the deployment lock on every host",
+    "  precheck: check that the release can be deployed, changing nothing",
+    "  stage: send the release to every host that needs it and unpack it",
+]
 
 
-def test_rollout_shows_one_line_per_role_step_and_per_batch():
+def test_rollout_shows_one_line_per_phase_and_per_batch():
     lines, progress = view(ROLLOUT)
-    assert lines == [
-        "  precheck: Check that a release can be deployed",
+    assert lines == PHASE_LINES + [
+        "  rolling: plan the batches",
         "  batch 1/2 app1: drain, switch, restart, verify, traffic back",
         "  batch 2/2 app2: drain, switch, restart, verify, traffic back",
-        "  release record: Record the outcome",
+        "  lock: give the deployment lock back",
     ]
     assert progress.failures == []
 
 
 def test_failed_batch_shows_the_cause_and_the_restore():
+    cut = ROLLOUT.index(banner("verify", "Verify the health of app1"))
     lines, progress = view(
-        ROLLOUT[:ROLLOUT.index("included: lastmile.deploy.verify for app1")]
-        + ['fatal: [app1]: FAILED! => {"changed": true, "msg": "non-zero return code", '
+        ROLLOUT[:cut - 2]
+        + ['fatal: [app1]: FAILED! => {"changed": true, "msg": "app1 did not start", '
            '"stdout_lines": ["sample: ERROR (not running)", "sample: ERROR (spawn error)"]}',
-           "TASK [lastmile.deploy.rolling : Remember why the batch failed] ***"]
-        + step("rollback", "restore", "app1, app2", "Put back every host")
-        + ["included: lastmile.deploy.rolling for app1 => (item=app1)",
-           BANNER % ("rolling", "batch", "Move one batch")]
-        + batch("app1")
+           banner("rolling", "Remember why the step failed"),
+           banner("rolling", "Look for a failure before the batch"),
+           "TASK [lastmile.deploy.rolling : Move the batch to its target release] ***", "skipping: [app2]",
+           banner("rolling", "Look for a failure in the run"),
+           "TASK [Put back every host this run changed] ***", "included: lastmile.deploy.rollback for app1, app2",
+           banner("rollback", "Plan the restore"),
+           "TASK [lastmile.deploy.rollback : Put the release each host had back, batch by batch] ***",
+           "included: lastmile.deploy.rolling for app1, app2 => (item=app1)"]
+        + batch("app1", version="v1")
         + ['fatal: [app1]: FAILED! => {"changed": false, "msg": "The deployment failed and was rolled back."}'])
-    assert lines == [
-        "  precheck: Check that a release can be deployed",
+    assert lines == PHASE_LINES + [
+        "  rolling: plan the batches",
         "  batch 1/2 app1: drain, switch, restart",
-        "  failed on app1: non-zero return code (sample: ERROR (spawn error))",
-        "  rollback restore: Put back every host",
+        "  failed on app1: app1 did not start (sample: ERROR (spawn error))",
+        "  rollback: put back every host the run changed, then fail naming the cause",
         "  restore app1: drain, switch, restart, verify, traffic back",
         "  failed on app1: The deployment failed and was rolled back.",
     ]
@@ -77,7 +108,7 @@ def test_failed_batch_shows_the_cause_and_the_restore():
 
 def test_ignored_failure_is_not_reported():
     ignored = ['fatal: [app1]: FAILED! => {"msg": "nope"}', "...ignoring"]
-    lines, progress = view(step("precheck", "main", "app1") + ignored)
+    lines, progress = view(START[:4] + ignored)
     assert not any("nope" in line for line in lines) and progress.failures == []
 
 
@@ -97,30 +128,37 @@ FAIL_RESULT = json.dumps({
     "changed": False, "verdict": "fail",
     "msg": "canary analysis of backend 'sample' failed: canary error rate 0.300 (3/10) > max_error_rate 0.001",
     "reasons": ["canary error rate 0.300 (3/10) > max_error_rate 0.001", "increase 0.300 > 0.005"]})
+SHIFT = banner("traffic", "Shift traffic in HAProxy")
 CANARY_START = (
-    step("precheck", "main", "app1, app2, app3", "Check that a release can be deployed")
-    + step("canary", "main", "app1, app2, app3", "Canary with per-step analysis")
-    + ["TASK [Put the release on the canary hosts and verify them, out of rotation] ***",
-       "included: lastmile.deploy.rolling for app1, app2, app3",
-       BANNER % ("rolling", "batch", "Move one batch")]
-    + step("traffic", "drain", "app1") + step("release", "switch", "app1") + step("service", "restart", "app1")
-    + step("verify", "main", "app1")
-    + ["TASK [lastmile.deploy.canary : Shift traffic to the canary step by step] ***",
+    START[:4]
+    + [banner("rolling", "Start the run with a clean slate"),
+       banner("canary", "Check the LB provider"),
+       banner("canary", "Choose the canary hosts and plan the traffic steps"),
+       banner("release", "Send the verified artifact and unpack the release"),
+       banner("rolling", "Plan the batches"),
+       "TASK [Put the release on the canary hosts and verify them, out of rotation] ***",
+       "included: lastmile.deploy.rolling for app1, app2, app3"]
+    + batch("app1")[:-2]
+    + ["TASK [lastmile.deploy.canary : Shift traffic to the canary step by step, with an analysis per step] ***",
        "skipping: [app2] => (item=step 1/3: 10%) ", "skipping: [app2] => (item=step 2/3: 50%) "]
     + [STEP_INCLUDE % (n, p) for n, p in ((1, 10), (2, 50), (3, 100))]
 )
+CANARY_LINES = PHASE_LINES[:2] + [
+    "  canary: choose the canary hosts and plan the traffic steps",
+    "  stage: send the release to every host that needs it and unpack it",
+    "  canary app1: drain, switch, restart, verify",
+]
 
 
 def verdict(number: int, percent: int, canary: tuple, stable: tuple) -> list:
-    return step("traffic", "shift", "app1") + [
-        "TASK [lastmile.deploy.canary : Show the verdict] ***", "ok: [app1] => {",
-        VERDICT % ((number, percent) + canary + stable), "}"]
+    return [SHIFT, "TASK [lastmile.deploy.canary : Show the verdict] ***", "ok: [app1] => {",
+            VERDICT % ((number, percent) + canary + stable), "}"]
 
 
 def rest_of_fleet(*hosts: str) -> list:
     lines = ["included: lastmile.deploy.rolling for app1, app3, app2 => (item=%s)" % h for h in hosts]
     for host in hosts:
-        lines += [BANNER % ("rolling", "batch", "Move one batch")] + batch(host)
+        lines += batch(host)
     return lines
 
 
@@ -130,24 +168,18 @@ def test_promoted_canary_shows_each_step_verdict_then_the_rest_of_the_fleet_in_b
         + verdict(1, 10, ("11", "0.0", "2.0"), ("101", "0.0", "1.337"))
         + verdict(2, 50, ("56", "0.0", "1.0"), ("57", "0.0", "1.333"))
         + verdict(3, 100, ("112", "0.0", "1.0"), ("0", "", " "))
-        + step("traffic", "shift", "app1") + step("traffic", "restore", "app1")
+        + [SHIFT, banner("traffic", "Give the batch back its HAProxy state and weight")]
         + rest_of_fleet("app2", "app3")
-        + step("rolling", "finish", "app1, app2, app3", "Restore or record")
-        + ["PLAY RECAP ***"])
-    assert lines == [
-        "  precheck: Check that a release can be deployed",
-        "  canary: Canary with per-step analysis",
-        "  canary app1: drain, switch, restart, verify",
+        + [banner("rolling", "Look for a failure in the run"), "PLAY RECAP ***"])
+    assert lines == CANARY_LINES + [
         "  canary step 1/3 (10%): pass; canary 11 requests, error rate 0.000, 2.0 ms; "
         "stable 101 requests, error rate 0.000, 1.3 ms",
         "  canary step 2/3 (50%): pass; canary 56 requests, error rate 0.000, 1.0 ms; "
         "stable 57 requests, error rate 0.000, 1.3 ms",
         "  canary step 3/3 (100%): pass; canary 112 requests, error rate 0.000, 1.0 ms; stable no requests",
         "  traffic shift: every server back to its weight from before the run (canary promoted)",
-        "  traffic restore: About it",
         "  batch 1/2 app2: drain, switch, restart, verify, traffic back",
         "  batch 2/2 app3: drain, switch, restart, verify, traffic back",
-        "  rolling finish: Restore or record",
     ]
     steps = progress.canary_steps
     assert [(s.step, s.steps, s.percent, s.verdict) for s in steps] == [
@@ -162,29 +194,26 @@ def test_failed_canary_step_shows_its_figures_the_cause_and_the_restore():
              "canary analysis failed: %s. Restored: app1 -> v2; load balancer state as read before the run."
              % ("the reasons at length " * 15))
     lines, progress = view(
-        CANARY_START + step("traffic", "shift", "app1")
+        CANARY_START + [SHIFT]
         + ["TASK [lastmile.deploy.canary : Compare the canary with the stable servers] ***",
            "[ERROR]: Task failed: Module failed: canary analysis of backend 'sample' failed",
            "fatal: [app1 -> lb1]: FAILED! => " + FAIL_RESULT, ""]
-        + step("traffic", "shift", "app1")
+        + [SHIFT]
         + ["included: lastmile.deploy.rolling for app1, app3, app2 => (item=%s)" % h for h in ("app2", "app3")]
-        + [BANNER % ("rolling", "batch", "Move one batch")] * 2  # the rest of the fleet: skipped inside
-        + step("rolling", "finish", "app1, app2, app3", "Restore or record")
-        + step("rollback", "restore", "app1, app2, app3", "Put back every host")
-        + ["included: lastmile.deploy.rolling for app1 => (item=app1)", BANNER % ("rolling", "batch", "Move")]
-        + batch("app1")
+        + [banner("rolling", "Look for a failure before the batch"),
+           "TASK [lastmile.deploy.rolling : Move the batch to its target release] ***", "skipping: [app2]"] * 2
+        + [banner("rolling", "Look for a failure in the run"), "TASK [Put back every host this run changed] ***",
+           banner("rollback", "Plan the restore"),
+           "included: lastmile.deploy.rolling for app1 => (item=app1)"]
+        + batch("app1", version="v2")
         + ["fatal: [app1]: FAILED! => " + json.dumps({"changed": False, "msg": cause})])
-    assert lines == [
-        "  precheck: Check that a release can be deployed",
-        "  canary: Canary with per-step analysis",
-        "  canary app1: drain, switch, restart, verify",
+    assert lines == CANARY_LINES + [
         "  canary step 1/3 (10%): fail; canary 10 requests, error rate 0.300, 2.0 ms; "
         "stable 98 requests, error rate 0.000, 1.5 ms",
         "  failed on app1 -> lb1: canary analysis of backend 'sample' failed: "
         "canary error rate 0.300 (3/10) > max_error_rate 0.001",
         "  traffic shift: all traffic back to the stable servers",
-        "  rolling finish: Restore or record",
-        "  rollback restore: Put back every host",
+        "  rollback: put back every host the run changed, then fail naming the cause",
         "  restore app1: drain, switch, restart, verify, traffic back",
         "  failed on app1: " + failure_message(json.dumps({"msg": cause})),
     ]
