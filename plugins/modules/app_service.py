@@ -28,7 +28,8 @@ attributes:
     support: full
     details: Reads the status and reports whether the service would change; V(restarted) always would.
   diff_mode:
-    support: none
+    support: partial
+    details: With O(release), the diff shows where C(current) points before and after; the service itself has none.
   platform:
     platforms: posix
 options:
@@ -174,6 +175,9 @@ def main() -> None:
         changed, status = service.ensure(params["state"], params["timeout"], module.check_mode)
     except (ServiceError, ReleaseError) as exc:
         module.fail_json(msg=str(exc), changed=bool(result.get("release", {}).get("switched")), **result)
+    if module._diff and "release" in result:
+        switch = result["release"]
+        result["diff"] = dict(before=dict(current=switch["previous"]), after=dict(current=switch["version"]))
     module.exit_json(changed=changed, status=status, **result)
 
 

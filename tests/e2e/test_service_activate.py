@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 from helpers import history
 
-from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.module_invocation import run_ansible
+from ansible_collections.lastmile.deploy.plugins.modules import app_service
+from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.module_invocation import run_ansible, run_in_process
 
 FLEET_HOSTS = 1
 
@@ -47,10 +48,14 @@ def test_switches_then_restarts_on_the_release(host):
     assert host.process_info()["pid"] != pid
 
 
-def test_check_mode_changes_nothing(host):
+def test_check_mode_changes_nothing_and_shows_the_switch(host, capsys):
     pid = host.process_info()["pid"]
     rc, result = activate(host, "v2", check_mode=True)
     assert rc == 0 and result["changed"] is True and result["release"]["switched"] is True, result
+    args = dict(name="sample", manager="supervisor", supervisorctl=host.supervisorctl,
+                release=dict(root=host.root, version="v2"), _ansible_diff=True)
+    rc, result = run_in_process(app_service.main, args, capsys, check_mode=True)
+    assert rc == 0 and result["diff"] == {"before": {"current": "v1"}, "after": {"current": "v2"}}, result
     assert host.current_target() == "releases/v1" and host.process_info()["pid"] == pid
     # a release staged earlier in the same check run is not there either: it counts as there
     rc, result = activate(host, "v8", check_mode=True)

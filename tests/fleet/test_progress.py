@@ -42,7 +42,7 @@ def view(lines: list) -> list:
 
 
 START = [
-    "TASK [Check the variables of the chosen strategy] ***",
+    "TASK [Check the variables of the lock, the prechecks and the strategy] ***",
     banner("lock", "Take the deployment lock of sample"),
     banner("lock", "Stop when another run holds the lock"),
     banner("precheck", "Check the release id"),
