@@ -58,7 +58,7 @@ options:
   release:
     description:
       - With O(state=restarted), first point C(current) of a deploy root at this release, the way
-        M(lastmile.deploy.release) does with O(lastmile.deploy.release#module:state=current), then
+        M(lastmile.deploy.release) does with C(state=current), then
         restart the service on it. One module run instead of two, for a step that is on the critical
         path of every batch.
       - The release must be unpacked; when it is not, the task fails before anything changes.

@@ -76,7 +76,7 @@ options:
       - With O(state=present), also measure the host's capacity once the lock is taken (free disk on
         the filesystem of O(read_capacity.path), CPU busy over O(read_capacity.cpu_sample_seconds),
         used memory, load average) and return the figures as RV(capacity), judging nothing.
-        M(lastmile.deploy.host_capacity) judges them with O(lastmile.deploy.host_capacity#module:figures)
+        M(lastmile.deploy.host_capacity) judges them with its C(figures) option
         on the controller, so a run's prechecks need no module run of their own on the host.
     type: dict
     suboptions:

@@ -63,7 +63,7 @@ options:
   figures:
     description:
       - Judge these figures, read on the host earlier, instead of reading the host again, for
-        example RV(lastmile.deploy.deploy_lock#module:capacity) of the task that took the
+        example the C(capacity) that M(lastmile.deploy.deploy_lock) returned when it took the
         deployment lock. Keys C(disk_free_percent), C(cpu_percent) and C(memory_used_percent)
         (numbers) are required; C(load_average), C(cpu_sample_seconds) and C(path) are used in
         the result and the messages when present.

@@ -142,7 +142,7 @@ def test_rolling_job_with_survey_answers_as_awx_passes_them(fleet, tmp_path):
     switches = {}
     for event in events(run, "runner_on_ok"):
         data = event["event_data"]
-        if data["task"] == "Point current at release v2 and restart the service on it" and data["res"].get("changed"):
+        if data["task"] == "Switch current and restart the service on release v2" and data["res"].get("changed"):
             switches.setdefault(data["task_uuid"], []).append(data["host"])
     assert list(switches.values()) == [[h.name] for h in fleet.hosts], switches
 

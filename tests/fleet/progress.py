@@ -27,7 +27,7 @@ FAILED = re.compile(r"^(?:fatal|failed): \[(?P<host>[^\]]+)\](?: \(item=[^)]*\))
 # (role, start of the task name) -> the word a batch line shows for that step
 STEP_WORDS = (
     ("traffic", "Drain the batch", "drain"),
-    ("service", "Point current at release", "switch, restart"),
+    ("service", "Switch current and restart", "switch, restart"),
     ("release", "Point current at release", "switch"),
     ("service", "Restart the service", "restart"),
     ("service", "Stop the service", "stop"),

@@ -23,7 +23,7 @@ def batch(hosts: str, version: str = "v2") -> list:
             "changed: [%s -> lb1]" % first,
             banner("traffic", "Remember that the batch may be out of the load balancer"),
             banner("traffic", "Stop when the batch could not be drained"),
-            banner("service", "Point current at release %s and restart the service on it" % version),
+            banner("service", "Switch current and restart the service on release %s" % version),
             "changed: [%s]" % first,
             banner("service", "Remember whether this run switched the host"),
             banner("verify", "Verify the health of %s" % first),
