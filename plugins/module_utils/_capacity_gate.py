@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from ansible_collections.lastmile.deploy.plugins.module_utils._capacity import (
     CapacityError,
-    check_thresholds,
+    check_capacity,
     judge_capacity,
-    read_capacity,
     report_from_figures,
 )
 
@@ -32,17 +31,14 @@ def run(params: dict) -> dict:
     """The task's result: the figures and the thresholds they fail; ``failed`` and ``msg`` when any."""
     thresholds = (params["min_disk_free_percent"], params["max_cpu_percent"], params["max_memory_percent"])
     try:
-        # a bad threshold is reported before the CPU sample is waited for
-        check_thresholds(*thresholds)
         if params["figures"]:
-            report = report_from_figures(params["figures"], params["path"])
             sample_seconds = params["figures"].get("cpu_sample_seconds", params["cpu_sample_seconds"])
             if isinstance(sample_seconds, bool) or not isinstance(sample_seconds, (int, float)):
                 raise CapacityError("figures.cpu_sample_seconds must be a number, got %r" % (sample_seconds,))
+            report = judge_capacity(report_from_figures(params["figures"], params["path"]), *thresholds,
+                                    sample_seconds=sample_seconds)
         else:
-            sample_seconds = params["cpu_sample_seconds"]
-            report = read_capacity(params["path"], sample_seconds)
-        judge_capacity(report, *thresholds, sample_seconds=sample_seconds)
+            report = check_capacity(params["path"], *thresholds, sample_seconds=params["cpu_sample_seconds"])
     except CapacityError as exc:
         return dict(failed=True, msg=str(exc))
     figures = report.as_dict()

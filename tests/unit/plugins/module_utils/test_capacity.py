@@ -14,10 +14,13 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._capacity import (
     cpu_busy_percent,
     disk_free_percent,
     existing_parent,
+    judge_capacity,
     load_average,
     memory_used_percent,
+    read_capacity,
     read_cpu_times,
     read_meminfo,
+    report_from_figures,
 )
 
 MEMINFO = """MemTotal:        8000000 kB
@@ -185,3 +188,27 @@ def test_disk_free_percent_of_a_path_not_created_yet_uses_its_parent(tmp_path):
     missing = tmp_path / "opt" / "app" / "not-yet"
     assert existing_parent(str(missing)) == str(tmp_path)
     assert 0 <= disk_free_percent(str(missing)) <= 100
+
+
+def test_figures_read_earlier_are_judged_like_a_fresh_reading(tmp_path, proc):
+    fresh = check_capacity(str(tmp_path), min_disk_free_percent=0, max_cpu_percent=50,
+                           max_memory_percent=1, sample_seconds=1, sleep=lambda s: None, **proc)
+    figures = read_capacity(str(tmp_path), 1, sleep=lambda s: None, **proc).as_dict()
+    judged = judge_capacity(report_from_figures(figures, "/elsewhere"), 0, 50, 1, sample_seconds=1)
+    assert judged.failures == fresh.failures and judged.failures
+    assert judged.path == str(tmp_path)  # the figures name the path they were read on
+
+
+@pytest.mark.parametrize("figures, expected", [
+    ({"disk_free_percent": True, "cpu_percent": 1, "memory_used_percent": 1}, "figures.disk_free_percent"),
+    ({"disk_free_percent": "12.5", "cpu_percent": 1, "memory_used_percent": 1, "load_average": "high"},
+     "figures.load_average must be three numbers"),
+])
+def test_figures_that_are_not_numbers_are_named(figures, expected):
+    with pytest.raises(CapacityError, match=expected):
+        report_from_figures(figures, "/opt/shop")
+
+
+def test_numeric_strings_count_as_figures():
+    report = report_from_figures({"disk_free_percent": "12.5", "cpu_percent": 3, "memory_used_percent": 4.0}, "/opt")
+    assert (report.disk_free_percent, report.path, report.load_average) == (12.5, "/opt", (0.0, 0.0, 0.0))
