@@ -12,9 +12,9 @@ class ActionModule(ControllerModuleAction):
     MODULE = "lastmile.deploy.host_capacity"
     ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def runs_here(self) -> bool:
+    def runs_here(self, task_vars=None) -> bool:
         # given figures need nothing from the host
-        return bool(self._task.args.get("figures")) or super().runs_here()
+        return bool(self._task.args.get("figures")) or super().runs_here(task_vars)
 
     def run_here(self, params, check_mode, diff, warnings):
         return run(params)

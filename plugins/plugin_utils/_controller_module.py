@@ -6,14 +6,17 @@ Health probes, HAProxy runtime API calls and canary analysis run on the controll
 (delegate_to: localhost) by default. Starting a module there costs a Python process that
 compiles ansible.module_utils from source before it does anything: about 0.4 s of CPU per task
 and host, on the critical path of every batch. When the task runs through the local connection,
-without become or async, these actions validate the arguments against the module's own spec
-and call the same core function the module calls, in the worker process. Anywhere else the
-module runs as usual.
+with the controller's own Python, without become or async, these actions validate the arguments
+against the module's own spec and call the same core function the module calls, in the worker
+process. Anywhere else the module runs as usual.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+import os
+import shutil
+import sys
+from typing import Any, Dict, List, Optional
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
@@ -30,10 +33,27 @@ class ControllerModuleAction(ActionBase):
     # mutually_exclusive, required_one_of, ... as AnsibleModule takes them
     SPEC_RULES: Dict[str, Any] = {}
 
-    def runs_here(self) -> bool:
-        """True when the module would run on this controller as this user, in the foreground."""
+    def runs_here(self, task_vars: Optional[Dict[str, Any]] = None) -> bool:
+        """True when the module would run on this controller, with this Python, as this user, in the foreground."""
         return (getattr(self._connection, "transport", None) == "local"
-                and not self._play_context.become and not self._task.async_val)
+                and not self._play_context.become and not self._task.async_val
+                and self._same_python(task_vars or {}))
+
+    def _same_python(self, task_vars: Dict[str, Any]) -> bool:
+        """The interpreter the module would get is this process's own (or left to Ansible to find)."""
+        host_vars = task_vars
+        if self._task.delegate_to:
+            host_vars = (task_vars.get("ansible_delegated_vars") or {}).get(self._task.delegate_to, task_vars)
+        interpreter = host_vars.get("ansible_python_interpreter")
+        if interpreter is None:
+            return True
+        interpreter = str(self._templar.template(interpreter))
+        if interpreter.startswith("auto"):
+            return True
+        # the same bin directory is the same environment (a venv's python and python3 both count);
+        # symlinks are not followed: a venv's python links to a base interpreter with other packages
+        found = shutil.which(interpreter) or interpreter
+        return os.path.dirname(os.path.abspath(found)) == os.path.dirname(os.path.abspath(sys.executable))
 
     def run_here(self, params: Dict[str, Any], check_mode: bool, diff: bool, warnings: List[str]) -> Dict[str, Any]:
         """The module's result for validated ``params``; ``failed`` and ``msg`` when it fails."""
@@ -41,7 +61,7 @@ class ControllerModuleAction(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        if not self.runs_here():
+        if not self.runs_here(task_vars):
             result.update(self._execute_module(module_name=self.MODULE, module_args=self._task.args, task_vars=task_vars))
             return result
         validation = ArgumentSpecValidator(self.ARGUMENT_SPEC, **self.SPEC_RULES).validate(self._task.args)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from unittest.mock import MagicMock
 
 import pytest
@@ -64,11 +65,14 @@ def test_header_values_never_reach_the_output():
         assert TOKEN not in json.dumps(result)
 
 
-def action(transport: str, become: bool = False, async_val: int = 0) -> ActionModule:
-    task = MagicMock(args={"url": closed_port_url(), "wait_timeout": 0}, async_val=async_val, check_mode=False, diff=False)
+def action(transport: str, become: bool = False, async_val: int = 0, delegate_to=None) -> ActionModule:
+    task = MagicMock(args={"url": closed_port_url(), "wait_timeout": 0}, async_val=async_val, check_mode=False, diff=False,
+                     delegate_to=delegate_to)
     connection = MagicMock(transport=transport)
     play_context = MagicMock(become=become)
-    plugin = ActionModule(task, connection, play_context, MagicMock(), MagicMock(), MagicMock())
+    templar = MagicMock()
+    templar.template.side_effect = lambda value: value
+    plugin = ActionModule(task, connection, play_context, MagicMock(), templar, MagicMock())
     plugin._execute_module = MagicMock(return_value={"healthy": True, "invocation": {"module_args": {}}})
     return plugin
 
@@ -81,6 +85,20 @@ def test_anywhere_else_the_module_runs(transport, become, async_val):
     result = plugin.run(task_vars={})
     plugin._execute_module.assert_called_once_with(module_name=MODULE, module_args=plugin._task.args, task_vars={})
     assert result["healthy"] is True and "invocation" in result
+
+
+@pytest.mark.parametrize("task_vars, delegate_to, here", [
+    ({}, None, True),
+    ({"ansible_python_interpreter": sys.executable}, None, True),
+    ({"ansible_python_interpreter": "auto_silent"}, None, True),
+    ({"ansible_python_interpreter": "/opt/other/bin/python3"}, None, False),
+    ({"ansible_delegated_vars": {"localhost": {"ansible_python_interpreter": "/opt/other/bin/python3"}}}, "localhost",
+     False),
+    ({"ansible_python_interpreter": "/opt/other/bin/python3",
+      "ansible_delegated_vars": {"localhost": {"ansible_python_interpreter": sys.executable}}}, "localhost", True),
+])
+def test_another_python_for_the_task_gets_the_module(task_vars, delegate_to, here):
+    assert action("local", delegate_to=delegate_to).runs_here(task_vars) is here
 
 
 def test_the_local_connection_without_become_runs_here():
