@@ -434,8 +434,9 @@ def bench_canary(fleet: Fleet, env: Dict[str, str], log_path: Path, args: argpar
         "verdict_to_rescue_task_result_s": round(marks["rescue_result"] - verdict, 3) if "rescue_result" in marks else None,
         "verdict_to_end_of_run_s": round(run.started + run.wall - verdict, 2),
     })
-    print("[canary] rc=%d; verdict at %.2fs; all traffic on stable %.3fs after it (HAProxy polled every %.0f ms); "
-          "run ended %.1fs after it" % (run.rc, result["verdict_at_s"], result["verdict_to_stable_s"] or -1,
+    to_stable = result["verdict_to_stable_s"]
+    print("[canary] rc=%d; verdict at %.2fs; all traffic on stable %s after it (HAProxy polled every %.0f ms); "
+          "run ended %.1fs after it" % (run.rc, result["verdict_at_s"], "never" if to_stable is None else "%.3fs" % to_stable,
                                         args.poll_interval * 1000, result["verdict_to_end_of_run_s"]), flush=True)
     return result
 
