@@ -23,6 +23,8 @@ CANARY_VERDICT = re.compile(
     r"(?P<canary_ms>[^;]*?)\s*ms; "
     r"stable (?P<stable_requests>\d*) requests, error rate (?P<stable_error_rate>[^,]*), "
     r'(?P<stable_ms>[^";]*?)\s*ms(?:; checks: (?P<checks>[^"]*))?"')
+# a host ran the task (or failed it): "ok: [app1]", "changed: [app1 -> lb1]", "fatal: [app1]: ..."
+TASK_RAN = re.compile(r"^(?:ok|changed|fatal|failed): \[")
 FAILED = re.compile(r"^(?:fatal|failed): \[(?P<host>[^\]]+)\](?: \(item=[^)]*\))?: [A-Z!]+ => (?P<result>.*)$")
 # (role, start of the task name) -> the word a batch line shows for that step
 STEP_WORDS = (
@@ -146,6 +148,7 @@ class Progress:
         self.started = time.monotonic()
         self.batches: Dict[Tuple[str, ...], str] = {}  # hosts -> "batch i/n"
         self.strategy: Optional[str] = None  # set by the phase line of canary, blue-green or recreate
+        self._task: Optional[Tuple[str, str]] = None  # (role, name) of the latest task until a host ran it
         self._open_batch: Optional[str] = None  # label of the line still open
         self._open_hosts: Optional[Tuple[str, ...]] = ()  # None: a canary step line, no role step joins it
         self._open_steps = 0
@@ -206,8 +209,12 @@ class Progress:
             return
         banner = TASK_BANNER.match(text)
         if banner:
-            self._banner(banner["role"] or "", banner["name"])
+            # told once a host ran it: a task every host skipped is no step
+            self._task = (banner["role"] or "", banner["name"])
             return
+        if self._task is not None and TASK_RAN.match(text):
+            (role, name), self._task = self._task, None
+            self._task_ran(role, name)
         verdict = CANARY_VERDICT.match(text)
         if verdict:
             self._verdict(CanaryStep(
@@ -272,8 +279,8 @@ class Progress:
                                         if passed else "all traffic back to the stable servers"))
         return True
 
-    def _banner(self, role: str, name: str) -> None:
-        """A task starts: a phase of the run, the start of a batch, or a step of the open batch."""
+    def _task_ran(self, role: str, name: str) -> None:
+        """A task ran on a host: a phase of the run, the start of a batch, or a step of the open batch."""
         if (role, name) == BATCH_START:  # a batch; its line opens when its hosts include the step
             self.close_batch()
             self._pending_batch = self._batch_label()

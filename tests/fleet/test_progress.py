@@ -13,22 +13,27 @@ def banner(role: str, name: str) -> str:
     return "TASK [lastmile.deploy.%s : %s] ***" % (role, name)
 
 
-def batch(hosts: str, version: str = "v2") -> list:
+def ran(name: str, result: str = "ok: [app1]", role: str = "") -> list:
+    """A task's banner and the result line that says a host ran it."""
+    return [banner(role, name) if role else "TASK [%s] ***" % name, result]
+
+
+def batch(hosts: str, version: str = "v2", traffic_back: bool = True) -> list:
     """A batch as the rolling role's batch.yml and step.yml print it."""
     first = hosts.split(",")[0]
-    return [banner("rolling", "Look for a failure before the batch"), "ok: [app1]",
-            "TASK [lastmile.deploy.rolling : Move the batch to its target release] ***",
-            "included: /x/roles/rolling/tasks/step.yml for %s" % hosts,
-            banner("traffic", "Drain the batch in HAProxy and wait for its sessions to end"),
-            "changed: [%s -> lb1]" % first,
-            banner("traffic", "Remember that the batch may be out of the load balancer"),
-            banner("traffic", "Stop when the batch could not be drained"),
-            banner("service", "Switch current and restart the service on release %s" % version),
-            "changed: [%s]" % first,
-            banner("service", "Remember whether this run switched the host"),
-            banner("verify", "Verify the health of %s" % first),
-            banner("traffic", "Give the batch back its HAProxy state and weight"),
-            banner("traffic", "Stop when the batch could not be given back its traffic")]
+    back = "changed: [%s -> lb1]" % first if traffic_back else "skipping: [%s]" % first
+    return (ran("Look for a failure before the batch", role="rolling")
+            + ["TASK [lastmile.deploy.rolling : Move the batch to its target release] ***",
+               "included: /x/roles/rolling/tasks/step.yml for %s" % hosts]
+            + ran("Drain the batch in HAProxy and wait for its sessions to end", "changed: [%s -> lb1]" % first,
+                  role="traffic")
+            + ran("Remember that the batch may be out of the load balancer", "ok: [%s]" % first, role="traffic")
+            + ran("Stop when the batch could not be drained", "skipping: [%s]" % first, role="traffic")
+            + ran("Switch current and restart the service on release %s" % version, "changed: [%s]" % first,
+                  role="service")
+            + ran("Verify the health of %s" % first, "ok: [%s -> localhost]" % first, role="verify")
+            + ran("Give the batch back its HAProxy state and weight", back, role="traffic")
+            + ran("Stop when the batch could not be given back its traffic", "skipping: [%s]" % first, role="traffic"))
 
 
 def view(lines: list) -> list:
@@ -41,25 +46,26 @@ def view(lines: list) -> list:
     return [re.sub(r"\[\s*[\d.]+s\] | \([\d.]+s\)", "", line) for line in out.getvalue().splitlines()], progress
 
 
-START = [
-    "TASK [Check the variables of the lock, the prechecks and the strategy] ***",
-    banner("lock", "Take the deployment lock of sample"),
-    banner("lock", "Stop when another run holds the lock"),
-    banner("precheck", "Check the release id"),
-    banner("precheck", "Check host capacity"),
-    banner("rolling", "Start the run with a clean slate"),
-    banner("release", "Send the verified artifact and unpack the release"),
-    banner("rolling", "Plan the batches"),
-]
+START = (
+    ran("Check the variables of the lock, the prechecks and the strategy")
+    + ran("Take the deployment lock of sample", role="lock")
+    + ran("Stop when another run holds the lock", "skipping: [app1]", role="lock")
+    + ran("Check the release id", role="precheck")
+    + ran("Check host capacity", role="precheck")
+    + ran("Start the run with a clean slate", role="rolling")
+    + ran("Send the verified artifact and unpack the release", "changed: [app1]", role="release")
+    + ran("Plan the batches", role="rolling")
+)
 ROLLOUT = (
     START
     + ["TASK [lastmile.deploy.rolling : Roll out batch by batch] ***",
        "included: /x/roles/rolling/tasks/batch.yml for app1, app2 => (item=batch 1/2: app1)",
        "included: /x/roles/rolling/tasks/batch.yml for app1, app2 => (item=batch 2/2: app2)"]
     + batch("app1") + batch("app2")
-    + [banner("rolling", "Look for a failure in the run"), "TASK [Put back every host this run changed] ***",
-       banner("lock", "Give back the deployment lock of sample"),
-       "PLAY RECAP ***", "app1 : ok=3 changed=1 unreachable=0 failed=0 skipped=0 rescued=0 ignored=0"]
+    + ran("Look for a failure in the run", role="rolling")
+    + ["TASK [Put back every host this run changed] ***", "skipping: [app1]"]
+    + ran("Give back the deployment lock of sample", "changed: [app1]", role="lock")
+    + ["PLAY RECAP ***", "app1 : ok=3 changed=1 unreachable=0 failed=0 skipped=0 rescued=0 ignored=0"]
 )
 PHASE_LINES = [
     "  lock: take the deployment lock on every host",
@@ -82,16 +88,16 @@ def test_rollout_shows_one_line_per_phase_and_per_batch():
 def test_failed_batch_shows_the_cause_and_the_restore():
     cut = ROLLOUT.index(banner("verify", "Verify the health of app1"))
     lines, progress = view(
-        ROLLOUT[:cut - 2]
+        ROLLOUT[:cut - 1]
         + ['fatal: [app1]: FAILED! => {"changed": true, "msg": "app1 did not start", '
-           '"stdout_lines": ["sample: ERROR (not running)", "sample: ERROR (spawn error)"]}',
-           banner("rolling", "Remember why the step failed"),
-           banner("rolling", "Look for a failure before the batch"),
-           "TASK [lastmile.deploy.rolling : Move the batch to its target release] ***", "skipping: [app2]",
-           banner("rolling", "Look for a failure in the run"),
-           "TASK [Put back every host this run changed] ***", "included: lastmile.deploy.rollback for app1, app2",
-           banner("rollback", "Plan the restore"),
-           "TASK [lastmile.deploy.rollback : Put the release each host had back, batch by batch] ***",
+           '"stdout_lines": ["sample: ERROR (not running)", "sample: ERROR (spawn error)"]}']
+        + ran("Remember why the step failed", role="rolling")
+        + ran("Look for a failure before the batch", role="rolling")
+        + ["TASK [lastmile.deploy.rolling : Move the batch to its target release] ***", "skipping: [app2]"]
+        + ran("Look for a failure in the run", role="rolling")
+        + ["TASK [Put back every host this run changed] ***", "included: lastmile.deploy.rollback for app1, app2"]
+        + ran("Switch every host to restore mode", role="rollback") + ran("Plan the restore", role="rollback")
+        + ["TASK [lastmile.deploy.rollback : Put the release each host had back, batch by batch] ***",
            "included: lastmile.deploy.rolling for app1, app2 => (item=app1)"]
         + batch("app1", version="v1")
         + ['fatal: [app1]: FAILED! => {"changed": false, "msg": "The deployment failed and was rolled back."}'])
@@ -108,7 +114,7 @@ def test_failed_batch_shows_the_cause_and_the_restore():
 
 def test_ignored_failure_is_not_reported():
     ignored = ['fatal: [app1]: FAILED! => {"msg": "nope"}', "...ignoring"]
-    lines, progress = view(START[:4] + ignored)
+    lines, progress = view(START[:8] + ignored)
     assert not any("nope" in line for line in lines) and progress.failures == []
 
 
@@ -129,16 +135,18 @@ FAIL_RESULT = json.dumps({
     "msg": "canary analysis of backend 'sample' failed: canary error rate 0.300 (3/10) > max_error_rate 0.001",
     "reasons": ["canary error rate 0.300 (3/10) > max_error_rate 0.001", "increase 0.300 > 0.005"]})
 SHIFT = banner("traffic", "Shift traffic in HAProxy")
+SHIFTED = "changed: [app1 -> lb1]"
 CANARY_START = (
-    START[:4]
-    + [banner("rolling", "Start the run with a clean slate"),
-       banner("canary", "Check the LB provider"),
-       banner("canary", "Choose the canary hosts and plan the traffic steps"),
-       banner("release", "Send the verified artifact and unpack the release"),
-       banner("rolling", "Plan the batches"),
-       "TASK [Put the release on the canary hosts and verify them, out of rotation] ***",
+    START[:8]
+    + ran("Start the run with a clean slate", role="rolling")
+    + ran("Check the LB provider", "skipping: [app1]", role="canary")
+    + ran("Choose the canary hosts and plan the traffic steps", role="canary")
+    + ran("Send the verified artifact and unpack the release", "changed: [app1]", role="release")
+    + ran("Plan the batches", role="rolling")
+    + ["TASK [Put the release on the canary hosts and verify them, out of rotation] ***",
        "included: lastmile.deploy.rolling for app1, app2, app3"]
-    + batch("app1")[:-2]
+    # the canary takes its traffic in steps: the batch's give-back is skipped
+    + batch("app1", traffic_back=False)
     + ["TASK [lastmile.deploy.canary : Shift traffic to the canary step by step, with an analysis per step] ***",
        "skipping: [app2] => (item=step 1/3: 10%) ", "skipping: [app2] => (item=step 2/3: 50%) "]
     + [STEP_INCLUDE % (n, p) for n, p in ((1, 10), (2, 50), (3, 100))]
@@ -151,7 +159,7 @@ CANARY_LINES = PHASE_LINES[:2] + [
 
 
 def verdict(number: int, percent: int, canary: tuple, stable: tuple) -> list:
-    return [SHIFT, "TASK [lastmile.deploy.canary : Show the verdict] ***", "ok: [app1] => {",
+    return [SHIFT, SHIFTED, "TASK [lastmile.deploy.canary : Show the verdict] ***", "ok: [app1] => {",
             VERDICT % ((number, percent) + canary + stable), "}"]
 
 
@@ -168,9 +176,9 @@ def test_promoted_canary_shows_each_step_verdict_then_the_rest_of_the_fleet_in_b
         + verdict(1, 10, ("11", "0.0", "2.0"), ("101", "0.0", "1.337"))
         + verdict(2, 50, ("56", "0.0", "1.0"), ("57", "0.0", "1.333"))
         + verdict(3, 100, ("112", "0.0", "1.0"), ("0", "", " "))
-        + [SHIFT, banner("traffic", "Give the batch back its HAProxy state and weight")]
+        + [SHIFT, SHIFTED, banner("traffic", "Give the batch back its HAProxy state and weight"), "changed: [app1 -> lb1]"]
         + rest_of_fleet("app2", "app3")
-        + [banner("rolling", "Look for a failure in the run"), "PLAY RECAP ***"])
+        + ran("Look for a failure in the run", role="rolling") + ["PLAY RECAP ***"])
     assert lines == CANARY_LINES + [
         "  canary step 1/3 (10%): pass; canary 11 requests, error rate 0.000, 2.0 ms; "
         "stable 101 requests, error rate 0.000, 1.3 ms",
@@ -194,17 +202,20 @@ def test_failed_canary_step_shows_its_figures_the_cause_and_the_restore():
              "canary analysis failed: %s. Restored: app1 -> v2; load balancer state as read before the run."
              % ("the reasons at length " * 15))
     lines, progress = view(
-        CANARY_START + [SHIFT]
+        CANARY_START + [SHIFT, SHIFTED]
         + ["TASK [lastmile.deploy.canary : Compare the canary with the stable servers] ***",
            "[ERROR]: Task failed: Module failed: canary analysis of backend 'sample' failed",
            "fatal: [app1 -> lb1]: FAILED! => " + FAIL_RESULT, ""]
-        + [SHIFT]
+        + [SHIFT, SHIFTED]
+        # the steps not taken: their shift is skipped, and shows nothing
+        + [SHIFT, "skipping: [app1]", SHIFT, "skipping: [app1]"]
         + ["included: lastmile.deploy.rolling for app1, app3, app2 => (item=%s)" % h for h in ("app2", "app3")]
-        + [banner("rolling", "Look for a failure before the batch"),
-           "TASK [lastmile.deploy.rolling : Move the batch to its target release] ***", "skipping: [app2]"] * 2
-        + [banner("rolling", "Look for a failure in the run"), "TASK [Put back every host this run changed] ***",
-           banner("rollback", "Plan the restore"),
-           "included: lastmile.deploy.rolling for app1 => (item=app1)"]
+        + (ran("Look for a failure before the batch", role="rolling")
+           + ["TASK [lastmile.deploy.rolling : Move the batch to its target release] ***", "skipping: [app2]"]) * 2
+        + ran("Look for a failure in the run", role="rolling")
+        + ["TASK [Put back every host this run changed] ***"]
+        + ran("Plan the restore", role="rollback")
+        + ["included: lastmile.deploy.rolling for app1 => (item=app1)"]
         + batch("app1", version="v2")
         + ["fatal: [app1]: FAILED! => " + json.dumps({"changed": False, "msg": cause})])
     assert lines == CANARY_LINES + [
