@@ -9,6 +9,7 @@ import re
 
 from fleet.progress import Progress, failure_message
 
+
 def banner(role: str, name: str) -> str:
     return "TASK [lastmile.deploy.%s : %s] ***" % (role, name)
 

@@ -127,6 +127,7 @@ def test_taking_the_lock_measures_capacity_and_host_capacity_judges_the_figures(
 def test_capacity_that_cannot_be_read_leaves_the_lock_taken_and_says_why(tmp_path, capsys, monkeypatch):
     root = str(tmp_path / "app")
     seed_release(root, "1.0")
+
     def unreadable(path, sample_seconds):
         return capacity.read_capacity(path, sample_seconds, meminfo_path=str(tmp_path / "no-meminfo"))
 
