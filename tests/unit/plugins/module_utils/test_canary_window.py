@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.server
 import os
 import threading
+import time
 
 import pytest
 
@@ -177,12 +178,21 @@ def test_window_sees_the_traffic_sent_in_it_and_probes_on_schedule(lab):
 
     loader = threading.Thread(target=load)
     window = None
+    def sent_more_than(count):
+        deadline = time.monotonic() + 10
+        while len(sent) <= count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(sent) > count, "the load sent nothing in 10 s"
+
     try:
-        # The load runs before and after the window too: only the window's share may show up.
+        # The load runs before and after the window too (at least one request each, also on a busy
+        # machine): only the window's share may show up.
         loader.start()
+        sent_more_than(0)
         window = observe(haproxy, "app", ["web1", "web2"], 1.0, canary_urls=["http://c/"],
                          stable_urls=["http://s1/", "http://s2/"], probe_interval=0.1, probe_timeout=0.5,
                          probe=fake_probe)
+        sent_more_than(len(sent))
     finally:
         stop.set()
         loader.join()
