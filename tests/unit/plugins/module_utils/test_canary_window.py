@@ -178,6 +178,7 @@ def test_window_sees_the_traffic_sent_in_it_and_probes_on_schedule(lab):
 
     loader = threading.Thread(target=load)
     window = None
+
     def sent_more_than(count):
         deadline = time.monotonic() + 10
         while len(sent) <= count and time.monotonic() < deadline:
