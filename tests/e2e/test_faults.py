@@ -144,12 +144,17 @@ def test_interrupted_run_is_finished_by_the_next(fleet, signum):
     before = lb_view(fleet)
     version = "v2" if signum == signal.SIGINT else "v3"
     victim = fleet.hosts[1]
-    seen = {"task": "", "pid": None}
+    seen = {"task": "", "pid": None, "resent": 0}
     lock = Path(victim.root) / ".lastmile" / "lock.json"
 
     def interrupt_while_the_second_batch_is_drained(line):
         if line.startswith("TASK ["):
             seen["task"] = line
+            if seen["pid"] is not None and pid_alive(seen["pid"]):
+                # a rare signal is lost by ansible-playbook (CI saw the run go on to the end):
+                # signal again at its next task, as a user pressing Ctrl-C twice does
+                seen["resent"] += 1
+                os.killpg(seen["pid"], signum)
         elif (seen["pid"] is None and "Drain the batch" in seen["task"]
               and line.startswith("changed: [%s " % victim.name)):
             seen["pid"] = json.loads(lock.read_text())["holder"]["pid"]
@@ -159,7 +164,7 @@ def test_interrupted_run_is_finished_by_the_next(fleet, signum):
     extra = {**FAST, "deploy_version": version, "deploy_artifact": str(artifact.path), "deploy_checksum": artifact.checksum}
     interrupted = run_playbook(fleet, "deploy", extra, on_line=interrupt_while_the_second_batch_is_drained)
     assert seen["pid"] is not None, "the run was never interrupted"
-    assert interrupted.rc != 0
+    assert interrupted.rc != 0, (seen, interrupted.output[-2500:])
     wait_until(lambda: not pid_alive(seen["pid"]), timeout=10, what="the interrupted ansible-playbook to exit")
     # the interruption left the half-done work the next run has to deal with
     assert lb_view(fleet)[victim.name][0] == "drain", lb_view(fleet)
