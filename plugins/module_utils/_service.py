@@ -9,7 +9,9 @@ a check), polling every few tenths of a second instead of every second.
 from __future__ import annotations
 
 import time
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
+
+from ansible_collections.lastmile.deploy.plugins.module_utils._supervisor_rpc import ALREADY_STARTED, NOT_RUNNING, Fault
 
 # (argv) -> (rc, stdout, stderr)
 Runner = Callable[[List[str]], Tuple[int, str, str]]
@@ -26,22 +28,39 @@ class ServiceError(Exception):
 
 
 class Service:
-    """One service of one manager, driven through its command line."""
+    """One service of one manager, driven through its command line or, under supervisor, its XML-RPC."""
 
     def __init__(self, manager: str, name: str, run: Runner, supervisorctl: Sequence[str] = ("supervisorctl",),
-                 systemctl: Sequence[str] = ("systemctl",)):
+                 systemctl: Sequence[str] = ("systemctl",), rpc: Any = None):
         if manager not in MANAGERS:
             raise ServiceError("service manager %r is not supported: expected one of %s" % (manager, ", ".join(MANAGERS)))
         if not name:
             raise ServiceError("service name is empty: expected a unit or program name")
         self.manager, self.name, self._run = manager, name, run
         self._ctl = list(supervisorctl if manager == "supervisor" else systemctl)
+        # a SupervisorRPC (or None): used until supervisord cannot be reached, then supervisorctl
+        self._rpc = rpc if manager == "supervisor" and ":" not in name else None
 
     def _command(self, verb: str) -> Tuple[int, str, str]:
         return self._run(self._ctl + [verb, self.name])
 
+    def _rpc_answer(self, method: str) -> Optional[Any]:
+        """supervisord's answer to ``method`` for the program; None when it cannot be reached."""
+        try:
+            return self._rpc.call(method, self.name) if method == "getProcessInfo" else self._rpc.call(method, self.name, True)
+        except OSError:
+            self._rpc = None
+            return None
+
     def status(self) -> str:
         """RUNNING, STARTING, STOPPED, FATAL, ... (supervisor) or active, inactive, failed, ... (systemd)."""
+        if self._rpc is not None:
+            try:
+                info = self._rpc_answer("getProcessInfo")
+            except Fault as fault:
+                raise ServiceError("supervisor does not report program %s: %s" % (self.name, fault)) from None
+            if info is not None:
+                return info["statename"]
         rc, out, err = self._command("status" if self.manager == "supervisor" else "is-active")
         words = out.split()
         if self.manager == "supervisor":
@@ -53,7 +72,35 @@ class Service:
     def running(self) -> bool:
         return self.status() in ("RUNNING", "active")
 
+    def _act_rpc(self, verb: str) -> Optional[str]:
+        """What supervisorctl would print for ``verb``; None when supervisord cannot be reached."""
+        lines = []
+        if verb in ("stop", "restart"):
+            try:
+                if self._rpc_answer("stopProcess") is None:
+                    return None
+                lines.append("%s: stopped" % self.name)
+            except Fault as fault:
+                if fault.code != NOT_RUNNING:
+                    raise ServiceError("supervisor could not stop %s: %s: ERROR (%s)" % (self.name, self.name, fault.words)) from None
+                lines.append("%s: ERROR (not running)" % self.name)
+        if verb in ("start", "restart"):
+            try:
+                if self._rpc_answer("startProcess") is None:
+                    return None
+                lines.append("%s: started" % self.name)
+            except Fault as fault:
+                if fault.code != ALREADY_STARTED:
+                    raise ServiceError("supervisor %s of %s did not start it: %s: ERROR (%s)"
+                                       % (verb, self.name, self.name, fault.words)) from None
+                lines.append("%s: ERROR (already started)" % self.name)
+        return "\n".join(lines)
+
     def _act(self, verb: str) -> str:
+        if self._rpc is not None:
+            answer = self._act_rpc(verb)
+            if answer is not None:
+                return answer
         rc, out, err = self._command(verb)
         if self.manager == "systemd":
             if rc != 0:

@@ -12,8 +12,13 @@ version_added: 0.3.0
 description:
   - Drives the application's service through C(systemctl) or C(supervisorctl) and, after a start or
     restart, polls its status every 0.2 seconds until it runs, for at most O(timeout) seconds.
-  - Under supervisor, a start or restart that C(supervisorctl) answers with C(started) needs no
-    poll, because supervisorctl answers so only after the program stayed up for its C(startsecs).
+  - Under supervisor, a start or restart that supervisord answers with C(started) needs no poll,
+    because it answers so only after the program stayed up for its C(startsecs).
+  - Under supervisor, when O(supervisorctl) names the configuration (C(-c FILE)) or the server
+    (C(-s URL)), the module asks supervisord over its XML-RPC interface (the UNIX socket or HTTP
+    address in C([supervisorctl] serverurl), with its C(username) and C(password)) instead of
+    starting C(supervisorctl), which is a Python program of its own. Otherwise, or when
+    supervisord cannot be reached that way, it runs C(supervisorctl).
   - The service manager stops the old process gracefully (SIGTERM, then its own stop timeout)
     before starting the new one.
   - Fails naming the service and its last status when it does not run in time, or at once when
@@ -52,7 +57,9 @@ options:
     type: float
     default: 30
   supervisorctl:
-    description: supervisorctl command line, split on spaces; may carry C(-c FILE).
+    description:
+      - supervisorctl command line, split on spaces; may carry C(-c FILE), C(-s URL), C(-u USER), C(-p PASSWORD).
+      - Where it names the configuration or the server, the same supervisord is asked directly (see above).
     type: str
     default: supervisorctl
   release:
@@ -132,6 +139,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lastmile.deploy.plugins.module_utils._release import ReleaseError, ReleaseRoot
 from ansible_collections.lastmile.deploy.plugins.module_utils._service import Service, ServiceError
+from ansible_collections.lastmile.deploy.plugins.module_utils._supervisor_rpc import rpc_from_command
 
 
 def switch_release(release: dict, check_mode: bool) -> dict:
@@ -169,7 +177,11 @@ def main() -> None:
 
     result = {}
     try:
-        service = Service(params["manager"], params["name"], run, supervisorctl=params["supervisorctl"].split())
+        rpc = None
+        if params["manager"] == "supervisor":
+            # a start waits up to the program's startsecs inside supervisord: room beyond our own timeout
+            rpc = rpc_from_command(params["supervisorctl"], timeout=params["timeout"] + 30)
+        service = Service(params["manager"], params["name"], run, supervisorctl=params["supervisorctl"].split(), rpc=rpc)
         if params["release"]:
             result["release"] = switch_release(params["release"], module.check_mode)
         changed, status = service.ensure(params["state"], params["timeout"], module.check_mode)
