@@ -31,6 +31,8 @@ FAULT_WORDS = {
     91: "no such group",
 }
 ALREADY_STARTED, NOT_RUNNING = 60, 70
+# ours, not supervisor's: the call was sent and no answer came in time
+NO_ANSWER = -1
 # supervisorctl's own default when neither its command line nor its configuration names a server
 DEFAULT_SERVERURL = "http://localhost:9001"
 
@@ -131,7 +133,7 @@ class SupervisorRPC:
         scheme = urlsplit(serverurl).scheme
         if scheme not in ("unix", "http"):
             raise ValueError("supervisor serverurl %r is not supported: expected unix:// or http://" % serverurl)
-        self.serverurl = serverurl
+        self.serverurl, self._timeout = serverurl, timeout
         self._proxy = xmlrpc.client.ServerProxy(
             "http://localhost/RPC2", transport=_Transport(serverurl, username, password, timeout))
 
@@ -140,6 +142,9 @@ class SupervisorRPC:
             return getattr(self._proxy.supervisor, method)(*args)
         except xmlrpc.client.Fault as fault:
             raise Fault(fault.faultCode, fault.faultString) from None
+        except socket.timeout:
+            # sent, and perhaps acted on: not a reason to try again through supervisorctl
+            raise Fault(NO_ANSWER, "no answer from supervisord at %s within %gs" % (self.serverurl, self._timeout)) from None
         except xmlrpc.client.ProtocolError as exc:
             raise OSError("supervisord at %s answered HTTP %s %s" % (self.serverurl, exc.errcode, exc.errmsg)) from None
 

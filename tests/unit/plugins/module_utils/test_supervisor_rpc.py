@@ -8,6 +8,7 @@ import os
 import socketserver
 import tempfile
 import threading
+import time
 import xmlrpc.client
 from xmlrpc.server import SimpleXMLRPCDispatcher, SimpleXMLRPCRequestHandler
 
@@ -97,6 +98,7 @@ def supervisord():
 
     server.register_function(lambda name: {"name": name, "statename": states[name]}, "supervisor.getProcessInfo")
     server.register_function(start, "supervisor.startProcess")
+    server.register_function(lambda seconds: time.sleep(seconds) or True, "supervisor.sleepThenAnswer")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield path, headers, states
@@ -115,6 +117,13 @@ def test_calls_reach_supervisord_over_its_unix_socket_with_credentials(superviso
     with pytest.raises(Fault) as refused:
         rpc.call("startProcess", "broken", True)
     assert refused.value.code == 50 and refused.value.words == "spawn error"
+
+
+def test_a_call_left_unanswered_is_a_fault_not_a_reason_to_try_again(supervisord):
+    path, _, _ = supervisord
+    with pytest.raises(Fault) as unanswered:
+        SupervisorRPC("unix://" + path, timeout=0.1).call("sleepThenAnswer", 0.5)
+    assert unanswered.value.code == -1 and "no answer from supervisord" in str(unanswered.value)
 
 
 def test_unreachable_supervisord_is_an_os_error():
@@ -172,3 +181,9 @@ def test_unreachable_supervisord_falls_back_to_supervisorctl():
     assert service.ensure("restarted", timeout=5) == (True, "RUNNING")
     assert calls == [["supervisorctl", "-c", "/etc/sv.conf", "restart", "shop"]]
     assert len(rpc.calls) == 1, "supervisord was asked again after it could not be reached"
+
+
+def test_a_restart_left_unanswered_fails_without_restarting_again_through_supervisorctl():
+    rpc = FakeRPC(stopProcess=True, startProcess=Fault(-1, "no answer from supervisord at unix:///x within 60s"))
+    with pytest.raises(ServiceError, match=r"did not start it: shop: ERROR \(no answer from supervisord"):
+        Service("supervisor", "shop", never_run, rpc=rpc).ensure("restarted", timeout=30)
