@@ -120,7 +120,7 @@ def test_calls_reach_supervisord_over_its_unix_socket_with_credentials(superviso
 
 
 def test_a_call_left_unanswered_is_a_fault_not_a_reason_to_try_again(supervisord):
-    path, _, _ = supervisord
+    path = supervisord[0]
     with pytest.raises(Fault) as unanswered:
         SupervisorRPC("unix://" + path, timeout=0.1).call("sleepThenAnswer", 0.5)
     assert unanswered.value.code == -1 and "no answer from supervisord" in str(unanswered.value)
