@@ -74,26 +74,20 @@ class Service:
 
     def _act_rpc(self, verb: str) -> Optional[str]:
         """What supervisorctl would print for ``verb``; None when supervisord cannot be reached."""
+        # (method, what it does, the refusal that is no failure, its words)
+        steps = [("stopProcess", "stopped", NOT_RUNNING, "not running"), ("startProcess", "started", ALREADY_STARTED, "already started")]
+        wanted = {"stop": steps[:1], "start": steps[1:], "restart": steps}[verb]
         lines = []
-        if verb in ("stop", "restart"):
+        for method, done, harmless, words in wanted:
             try:
-                if self._rpc_answer("stopProcess") is None:
+                if self._rpc_answer(method) is None:
                     return None
-                lines.append("%s: stopped" % self.name)
+                lines.append("%s: %s" % (self.name, done))
             except Fault as fault:
-                if fault.code != NOT_RUNNING:
-                    raise ServiceError("supervisor could not stop %s: %s: ERROR (%s)" % (self.name, self.name, fault.words)) from None
-                lines.append("%s: ERROR (not running)" % self.name)
-        if verb in ("start", "restart"):
-            try:
-                if self._rpc_answer("startProcess") is None:
-                    return None
-                lines.append("%s: started" % self.name)
-            except Fault as fault:
-                if fault.code != ALREADY_STARTED:
-                    raise ServiceError("supervisor %s of %s did not start it: %s: ERROR (%s)"
-                                       % (verb, self.name, self.name, fault.words)) from None
-                lines.append("%s: ERROR (already started)" % self.name)
+                if fault.code != harmless:
+                    what = "could not stop %s" % self.name if method == "stopProcess" else "%s of %s did not start it" % (verb, self.name)
+                    raise ServiceError("supervisor %s: %s: ERROR (%s)" % (what, self.name, fault.words)) from None
+                lines.append("%s: ERROR (%s)" % (self.name, words))
         return "\n".join(lines)
 
     def _act(self, verb: str) -> str:
