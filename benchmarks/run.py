@@ -47,12 +47,17 @@ from fleet.addresses import free_base_address  # noqa: E402
 from fleet.haproxy import BACKEND, HAProxy as FleetHAProxy, admin_name, render_config  # noqa: E402
 from fleet.playbook import FAST_GATES, ansible_env, parse_recap, release_vars  # noqa: E402
 from fleet.procs import check_socket_path, free_port  # noqa: E402
+from fleet.sshd import SSHServer  # noqa: E402
 
 BENCH_VENV = BENCH / ".venv"
 BASELINE = BENCH / "baseline" / "rolling.yml"
 WEIGHTS_DIR = BENCH / "weights"
 RESULTS = BENCH / "results"
 BATCH = "25%"
+# the LB host's address when the fleet is reached over SSH (the app hosts keep their own 127.0.0.x)
+SSH_LB_ADDRESS = "127.0.0.1"
+# one sshd listens on at most 16 addresses (its MAX_LISTEN_SOCKS): larger fleets get several
+SSHD_MAX_ADDRESSES = 16
 BANNER = re.compile(r"^(?P<kind>TASK|RUNNING HANDLER|PLAY|PLAY RECAP)(?: \[(?P<name>.*)\])? \**$")
 CANARY_TASK = "Compare the canary with the stable servers"
 RESCUE_TASK = "Send all traffic back to the stable servers at once"
@@ -289,10 +294,13 @@ def bench_size(hosts: int, args: argparse.Namespace, log_dir: Path) -> dict:
     env["ANSIBLE_FORKS"] = str(forks)
     log_path = log_dir / ("hosts-%d.log" % hosts)
     fleet = Fleet(hosts=hosts, base_address=free_base_address(hosts))
-    out: dict = {"hosts": hosts, "batch": batch, "batches": batches, "forks": forks,
+    ssh: List[SSHServer] = []
+    out: dict = {"hosts": hosts, "transport": args.transport, "batch": batch, "batches": batches, "forks": forks,
                  "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
     try:
         fleet.start(timeout=max(20.0, hosts * 1.0))
+        if args.transport == "ssh":
+            fleet.write_inventory(transport=start_ssh_servers(fleet, ssh))
         v1 = fleet.build_release("v1")
         fleet.install_release(v1)
         fleet.wait_lb("UP", timeout=30 + hosts)
@@ -326,12 +334,37 @@ def bench_size(hosts: int, args: argparse.Namespace, log_dir: Path) -> dict:
             out["canary_rollback"] = bench_canary(fleet, env, log_path, args)
     finally:
         try:
+            stop_ssh_servers(ssh)
             fleet.stop()
         finally:
             out["size_total_s"] = round(time.monotonic() - size_started, 1)
             out["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print("[%d hosts] done in %.1fs" % (hosts, out["size_total_s"]), flush=True)
     return out
+
+
+def start_ssh_servers(fleet: Fleet, servers: List[SSHServer]) -> Callable[[str, Optional[str]], dict]:
+    """sshd on the LB address and every host's (appended to ``servers`` as they start); the inventory transport."""
+    addresses = [SSH_LB_ADDRESS] + [h.address for h in fleet.hosts]
+    for first in range(0, len(addresses), SSHD_MAX_ADDRESSES):
+        servers.append(SSHServer(addresses[first:first + SSHD_MAX_ADDRESSES]))
+        servers[-1].start()
+    by_address = {address: server for server in servers for address in server.addresses}
+
+    def transport(name: str, address: Optional[str]) -> dict:
+        return by_address[address or SSH_LB_ADDRESS].host_vars(name, address)
+    return transport
+
+
+def stop_ssh_servers(servers: List[SSHServer]) -> None:
+    errors = []
+    for server in servers:
+        try:
+            server.stop()
+        except Exception as e:  # pylint: disable=broad-except  # stop the others, then report
+            errors.append(str(e))
+    if errors:
+        raise BenchError("; ".join(errors))
 
 
 def _report_run(hosts: int, item: dict) -> None:
@@ -544,6 +577,12 @@ def _stats(values: Sequence[float]) -> dict:
 
 # ----------------------------------------------------------------------------- report
 
+def size_label(size: dict) -> str:
+    """A fleet size as the report names it: "16", or "16 ssh" when it was reached over SSH."""
+    transport = size.get("transport", "local")
+    return "%d" % size["hosts"] if transport == "local" else "%d %s" % (size["hosts"], transport)
+
+
 def markdown(results: dict) -> str:
     m = results["machine"]
     code = results.get("code", {})
@@ -560,8 +599,8 @@ def markdown(results: dict) -> str:
         for r in size.get("runs", []):
             ratio = "%.2f" % size["ratio_lastmile_to_baseline"] if r["tool"] == "lastmile" else ""
             bad = "" if r["rc"] == 0 and r["all_hosts_on_target"] else " (rc %d, not all on target)" % r["rc"]
-            out.append("| %d | %d × %d | %d | %s%s | %.1f | %s | %d of %d | %.1f | %.1f | %d | %d | %.1f |"
-                       % (size["hosts"], size["batches"], size["batch"], size["forks"], r["tool"], bad, r["wall_s"], ratio,
+            out.append("| %s | %d × %d | %d | %s%s | %.1f | %s | %d of %d | %.1f | %.1f | %d | %d | %.1f |"
+                       % (size_label(size), size["batches"], size["batch"], size["forks"], r["tool"], bad, r["wall_s"], ratio,
                           r["failed_requests"], r["requests"], size["floor"]["floor_s"], r["overhead_s"],
                           r["task_results"], r["task_banners"], r["cpu_s"]))
     out.append("")
@@ -570,8 +609,8 @@ def markdown(results: dict) -> str:
         if "floor" in size:
             w = size["waits"]
             load = size.get("load_average_at_start")
-            out.append("- %d hosts: %.3f + %.2f + %.2f = %.2fs per batch, × %d batches = %.1fs; size took %.0fs in all%s"
-                       % (size["hosts"], size["drain"]["median_s"], w["service_start"], w["health_window"],
+            out.append("- %s hosts: %.3f + %.2f + %.2f = %.2fs per batch, × %d batches = %.1fs; size took %.0fs in all%s"
+                       % (size_label(size), size["drain"]["median_s"], w["service_start"], w["health_window"],
                           size["floor"]["per_batch_s"], size["batches"], size["floor"]["floor_s"], size["size_total_s"],
                           "; load average %s at its start, %s at its end" % (load[0], size["load_average_at_end"][0])
                           if load else ""))
@@ -580,7 +619,7 @@ def markdown(results: dict) -> str:
     for size in results["sizes"]:
         for r in size.get("runs", []):
             top = ", ".join("%s %.1fs ×%d" % (t["task"], t["seconds"], t["runs"]) for t in r["top_tasks"][:5])
-            out.append("- %d hosts, %s: %s" % (size["hosts"], r["tool"], top))
+            out.append("- %s hosts, %s: %s" % (size_label(size), r["tool"], top))
             if len(r.get("by_role", [])) > 1:
                 out.append("  - by role: %s" % ", ".join("%s %.0fs" % (x["role"], x["seconds"]) for x in r["by_role"]))
     canary = next((s["canary_rollback"] for s in results["sizes"] if "canary_rollback" in s), None)
@@ -613,16 +652,16 @@ def markdown(results: dict) -> str:
 
 
 def merge_results(paths: Sequence[Path]) -> dict:
-    """One results dict from several files: every fleet size (the last file wins a size), the last weights."""
+    """One results dict from several files: every fleet size and transport (the last file wins one), the last weights."""
     merged: dict = {}
-    sizes: Dict[int, dict] = {}
+    sizes: Dict[Tuple[str, int], dict] = {}
     for path in paths:
         data = json.loads(path.read_text(encoding="utf-8"))
         merged = {**merged, **{k: v for k, v in data.items() if k not in ("sizes", "weights")}}
         if "weights" in data:
             merged["weights"] = data["weights"]
         for size in data.get("sizes", []):
-            sizes[size["hosts"]] = size
+            sizes[(size.get("transport", "local"), size["hosts"])] = size
     merged["date"] = ", ".join(json.loads(p.read_text(encoding="utf-8"))["date"] for p in paths)
     merged["sizes"] = [sizes[k] for k in sorted(sizes)]
     return merged
@@ -631,6 +670,9 @@ def merge_results(paths: Sequence[Path]) -> dict:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--hosts", type=int, nargs="*", default=[4, 16], help="fleet sizes (default: 4 16; none: only the weights)")
+    parser.add_argument("--transport", choices=["local", "ssh"], default="local",
+                        help="how both playbooks reach the hosts: local connection (default), or SSH to the fleet's own "
+                             "sshd on loopback as an unprivileged user, become root through sudo, pipelining on")
     parser.add_argument("--forks", type=int, default=0, help="ANSIBLE_FORKS for both playbooks (default: max(5, batch size))")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds before one ansible-playbook run is killed")
     parser.add_argument("--no-canary", dest="canary", action="store_false", help="skip the canary rollback timing")
