@@ -8,10 +8,11 @@ a parameter so tests can feed fixture files.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 PROC_MEMINFO = "/proc/meminfo"
 PROC_STAT = "/proc/stat"
@@ -128,7 +129,8 @@ def cpu_busy_between(first: Tuple[int, int], second: Tuple[int, int]) -> float:
     idle = second[1] - first[1]
     if total <= 0:
         return 0.0
-    return 100.0 * (total - idle) / total
+    # iowait may go down between two reads (proc(5)), so idle + iowait can fall: keep to 0..100
+    return min(100.0, max(0.0, 100.0 * (total - idle) / total))
 
 
 def cpu_busy_percent(
@@ -232,22 +234,24 @@ def check_capacity(
 FIGURES = ("disk_free_percent", "cpu_percent", "memory_used_percent")
 
 
-def report_from_figures(figures: dict, path: str) -> CapacityReport:
-    """A report from figures read earlier (deploy_lock's ``capacity``); each must be a number."""
-    values = {}
-    for name in FIGURES:
-        value = figures.get(name)
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise CapacityError("figures.%s must be a number, got %r" % (name, value))
-        try:
-            values[name] = float(value)
-        except ValueError:
-            raise CapacityError("figures.%s must be a number, got %r" % (name, value)) from None
-    load = figures.get("load_average") or (0.0, 0.0, 0.0)
+def _figure(name: str, value: Any) -> float:
+    """``value`` as a finite float; text of a number counts, booleans, NaN and infinities do not."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise CapacityError("%s must be a number, got %r" % (name, value))
     try:
-        load_avg = tuple(float(x) for x in load)
-    except (TypeError, ValueError):
-        raise CapacityError("figures.load_average must be three numbers, got %r" % (load,)) from None
-    if len(load_avg) != 3:
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise CapacityError("%s must be a number, got %r" % (name, value)) from None
+    if not math.isfinite(number):
+        raise CapacityError("%s must be a finite number, got %r" % (name, value))
+    return number
+
+
+def report_from_figures(figures: dict, path: str) -> CapacityReport:
+    """A report from figures read earlier (deploy_lock's ``capacity``); each must be a finite number."""
+    values = {name: _figure("figures.%s" % name, figures.get(name)) for name in FIGURES}
+    load = figures.get("load_average") or (0.0, 0.0, 0.0)
+    if not isinstance(load, (list, tuple)) or len(load) != 3:
         raise CapacityError("figures.load_average must be three numbers, got %r" % (load,))
+    load_avg = tuple(_figure("figures.load_average[%d]" % index, x) for index, x in enumerate(load))
     return CapacityReport(path=str(figures.get("path") or path), load_average=load_avg, **values)  # type: ignore[arg-type]

@@ -78,7 +78,7 @@ def _supervisorctl_section(path: str) -> Optional[Dict[str, str]]:
     try:
         with open(path, encoding="utf-8") as handle:
             parser.read_file(handle)
-    except (OSError, configparser.Error, UnicodeDecodeError):
+    except (OSError, ValueError, configparser.Error):  # ValueError: a NUL in the path, or not UTF-8
         return None
     if not parser.has_section("supervisorctl"):
         return {}
