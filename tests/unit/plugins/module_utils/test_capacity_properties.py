@@ -27,7 +27,6 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._capacity import (
     cpu_busy_between,
     cpu_busy_percent,
     disk_free_percent,
-    judge_capacity,
     load_average,
     memory_used_percent,
     read_cpu_times,
