@@ -78,21 +78,27 @@ def sums_file_algorithm(name: str) -> Optional[str]:
     return None
 
 
-def _unescape_gnu_name(name: str) -> str:
-    # coreutils escapes "\" and newlines in names and marks such lines with a leading "\"
-    return name.replace("\\\\", "\0").replace("\\n", "\n").replace("\0", "\\")
+_ESCAPES = {"\\": "\\", "n": "\n", "r": "\r"}
+
+
+def _unescape_name(name: str) -> str:
+    # coreutils escapes "\", newline and carriage return in names, and marks such lines with a
+    # leading "\" (GNU and --tag lines alike)
+    return re.sub(r"\\([\\nr])", lambda match: _ESCAPES[match.group(1)], name)
 
 
 def _parse_sums_line(line: str) -> Optional[Tuple[str, str]]:
     """Return (name, hexdigest) from one SUMS line, None for lines that are not entries."""
+    escaped = line.startswith("\\")
+    if escaped:
+        line = line[1:]
+    unescape = _unescape_name if escaped else str
     match = _BSD_LINE_RE.match(line)
     if match:
-        return match.group(1), match.group(2).lower()
-    escaped = line.startswith("\\")
-    match = _GNU_LINE_RE.match(line[1:] if escaped else line)
+        return unescape(match.group(1)), match.group(2).lower()
+    match = _GNU_LINE_RE.match(line)
     if match:
-        name = _unescape_gnu_name(match.group(2)) if escaped else match.group(2)
-        return name, match.group(1).lower()
+        return unescape(match.group(2)), match.group(1).lower()
     return None
 
 
@@ -112,8 +118,9 @@ def parse_sums_file(text: str, filename: str) -> str:
     wanted = _normalise_name(filename)
     listed: List[str] = []
     found: List[str] = []
-    for raw in text.splitlines():
-        line = raw.strip()
+    # lines end at "\n" (or "\r\n") only: a name may hold any other character str.splitlines() breaks at
+    for raw in text.split("\n"):
+        line = raw.strip(" \t\r")
         if not line or line.startswith("#"):
             continue
         entry = _parse_sums_line(line)

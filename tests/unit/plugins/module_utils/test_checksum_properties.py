@@ -246,16 +246,22 @@ def run_tool(tool: str, files: dict) -> str:
     return completed.stdout.decode("utf-8")
 
 
+# Characters the tools write escaped on a line marked with a leading backslash (coreutils), and
+# characters they write raw that str.splitlines() would break a line at.
+ESCAPED_CHARACTERS = ["\\", "\n", "\r", "\\\\", "\\n"]
+RAW_CHARACTERS = ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+
+
 @st.composite
 def tool_names(draw, escaping: bool) -> str:
-    """A file name; with `escaping`, sometimes holding '\\' or a newline, which sha256sum writes
-    escaped on a line marked with a leading backslash."""
+    """A file name, sometimes holding characters that line-splitting or escaping could get wrong;
+    with `escaping`, also '\\', a newline or a carriage return, which coreutils writes escaped."""
     # '-' is standard input to these tools, even after '--'
     name = draw(st.text(NAME_CHARS, min_size=1, max_size=16).filter(
         lambda name: name == name.strip() and name not in (".", "..", "-")))
-    if escaping and draw(st.booleans()):
+    if draw(st.booleans()):
         position = draw(st.integers(0, len(name)))
-        name = name[:position] + draw(st.sampled_from(["\\", "\n", "\\\\", "\\n"])) + name[position:]
+        name = name[:position] + draw(st.sampled_from(RAW_CHARACTERS + (ESCAPED_CHARACTERS if escaping else []))) + name[position:]
         assume(name == name.strip())
     return name
 
@@ -263,8 +269,8 @@ def tool_names(draw, escaping: bool) -> str:
 @st.composite
 def tool_runs(draw) -> tuple:
     tool = draw(st.sampled_from(AVAILABLE))
-    # Only the GNU line format marks and escapes names; openssl and --tag lines take plain names.
-    escaping = TOOLS[tool][0][0].endswith("sum") and "--tag" not in TOOLS[tool][0]
+    # coreutils marks and escapes names on GNU and --tag lines; openssl writes names raw.
+    escaping = TOOLS[tool][0][0].endswith("sum")
     files = draw(st.dictionaries(tool_names(escaping), contents, min_size=1, max_size=4))
     return tool, files
 
@@ -282,13 +288,9 @@ def test_sums_written_by_the_real_tools_are_read_back(run):
         assert parse_sums_file(output, name) == digest(algorithm, data), (tool, name, output)
 
 
-# Found by the property above while it drew any file name (openssl, '0\r0'): names
-# the tools write escaped on a '\'-marked line that the parser does not undo ('\r', and every
-# escaped name of a --tag line), and names holding characters str.splitlines() breaks lines at
-# although the tools write them raw.
-@pytest.mark.xfail(strict=True, raises=(AssertionError, ChecksumError),
-                   reason="parse_sums_file splits with str.splitlines(), unescapes only '\\\\' and '\\n', "
-                          "and reads no '\\'-marked BSD line")
+# Found by the property above while it drew any file name (openssl, '0\r0'): names the tools
+# write escaped on a '\'-marked line ('\r', and every escaped name of a --tag line), and names
+# holding characters str.splitlines() breaks lines at although the tools write them raw.
 @pytest.mark.parametrize("tool, name", [
     ("sha256sum --tag", "app\\1.tar.gz"),
     ("sha256sum --tag", "app\n1.tar.gz"),
