@@ -334,8 +334,10 @@ def bench_size(hosts: int, args: argparse.Namespace, log_dir: Path) -> dict:
             out["canary_rollback"] = bench_canary(fleet, env, log_path, args)
     finally:
         try:
-            stop_ssh_servers(ssh)
-            fleet.stop()
+            try:
+                stop_ssh_servers(ssh)
+            finally:
+                fleet.stop()
         finally:
             out["size_total_s"] = round(time.monotonic() - size_started, 1)
             out["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
