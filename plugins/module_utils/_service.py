@@ -44,10 +44,10 @@ class Service:
     def _command(self, verb: str) -> Tuple[int, str, str]:
         return self._run(self._ctl + [verb, self.name])
 
-    def _rpc_answer(self, method: str) -> Optional[Any]:
+    def _rpc_answer(self, method: str, *args: Any) -> Optional[Any]:
         """supervisord's answer to ``method`` for the program; None when it cannot be reached."""
         try:
-            return self._rpc.call(method, self.name) if method == "getProcessInfo" else self._rpc.call(method, self.name, True)
+            return self._rpc.call(method, self.name, *args)
         except OSError:
             self._rpc = None
             return None
@@ -80,7 +80,7 @@ class Service:
         lines = []
         for method, done, harmless, words in wanted:
             try:
-                if self._rpc_answer(method) is None:
+                if self._rpc_answer(method, True) is None:  # wait: until stopped, or RUNNING after startsecs
                     return None
                 lines.append("%s: %s" % (self.name, done))
             except Fault as fault:

@@ -14,7 +14,6 @@ import base64
 import configparser
 import http.client
 import os
-import shlex
 import socket
 import xmlrpc.client
 from typing import Any, Dict, Optional, Sequence
@@ -149,10 +148,10 @@ class SupervisorRPC:
             raise OSError("supervisord at %s answered HTTP %s %s" % (self.serverurl, exc.errcode, exc.errmsg)) from None
 
 
-def rpc_from_command(command: str, timeout: float) -> Optional[SupervisorRPC]:
+def rpc_from_command(argv: Sequence[str], timeout: float) -> Optional[SupervisorRPC]:
     """The RPC client for a supervisorctl command line, or None where supervisorctl must be used."""
     try:
-        endpoint = endpoint_from_command(shlex.split(command))
+        endpoint = endpoint_from_command(argv)
         if endpoint is None:
             return None
         return SupervisorRPC(endpoint["serverurl"] or DEFAULT_SERVERURL, endpoint["username"], endpoint["password"],

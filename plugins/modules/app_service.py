@@ -177,11 +177,12 @@ def main() -> None:
 
     result = {}
     try:
+        supervisorctl = params["supervisorctl"].split()
         rpc = None
         if params["manager"] == "supervisor":
             # a start waits up to the program's startsecs inside supervisord: room beyond our own timeout
-            rpc = rpc_from_command(params["supervisorctl"], timeout=params["timeout"] + 30)
-        service = Service(params["manager"], params["name"], run, supervisorctl=params["supervisorctl"].split(), rpc=rpc)
+            rpc = rpc_from_command(supervisorctl, timeout=params["timeout"] + 30)
+        service = Service(params["manager"], params["name"], run, supervisorctl=supervisorctl, rpc=rpc)
         if params["release"]:
             result["release"] = switch_release(params["release"], module.check_mode)
         changed, status = service.ensure(params["state"], params["timeout"], module.check_mode)

@@ -56,11 +56,11 @@ def test_endpoint_is_left_to_supervisorctl_when_it_cannot_be_told(argv):
 def test_environment_expansions_are_left_to_supervisorctl(tmp_path):
     conf = write_conf(tmp_path, "[supervisorctl]\nserverurl=unix://%(ENV_HOME)s/sv.sock\n")
     assert endpoint_from_command(["supervisorctl", "-c", conf]) is None
-    assert rpc_from_command("supervisorctl -c %s" % conf, timeout=5) is None
+    assert rpc_from_command(["supervisorctl", "-c", conf], timeout=5) is None
 
 
 def test_an_unsupported_server_url_is_left_to_supervisorctl():
-    assert rpc_from_command("supervisorctl -s https://sv.example:9001", timeout=5) is None
+    assert rpc_from_command(["supervisorctl", "-s", "https://sv.example:9001"], timeout=5) is None
 
 
 class UnixXMLRPCServer(socketserver.UnixStreamServer, SimpleXMLRPCDispatcher):
