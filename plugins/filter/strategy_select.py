@@ -13,17 +13,15 @@ author:
 description:
   - Picks V(recreate), V(rolling), V(blue_green) or V(canary) from yes/no answers about the release and the fleet,
     and says in one sentence which answers decided it.
-  - 'The rules, the first that matches wins:'
-  - 'a. O(_input.downtime_ok) and O(_input.resources_limited): V(recreate). The simplest strategy; it needs no
-    extra capacity and the downtime is accepted.'
-  - 'b. O(_input.instant_rollback) or O(_input.full_validation), with O(_input.spare_capacity) and not
-    O(_input.resources_limited): V(blue_green). A full idle copy is verified before it takes traffic, and the old
-    colour stays for an instant switch back.'
-  - 'c. O(_input.high_risk): V(canary). A small share of real traffic reaches the release first, with analysis and
-    automatic rollback.'
-  - 'd. O(_input.full_validation): V(canary). The release is validated on a share of real traffic, as there is no
-    spare capacity for a second copy.'
-  - 'e. Otherwise: V(rolling). No downtime and no extra capacity.'
+  - 'The deployment guide''s decision tree, first question first:'
+  - '1. Downtime acceptable (O(_input.downtime_ok))? Then: resources limited (O(_input.resources_limited))? V(recreate),
+    which needs no extra capacity. Otherwise: full validation needed (O(_input.full_validation))? V(blue_green), a full
+    idle copy verified before it takes traffic; if not, V(rolling).'
+  - '2. Downtime not acceptable: a high-risk update (O(_input.high_risk))? V(canary): a small share of real traffic
+    reaches the release first, with analysis and automatic rollback.'
+  - '3. Otherwise: spare capacity (O(_input.spare_capacity)) and instant rollback needed (O(_input.instant_rollback))?
+    V(blue_green), whose old colour keeps running for an instant switch back. Spare capacity without the need for an
+    instant rollback, or no spare capacity: V(rolling).'
   - A missing answer, or one set to null, is false. Answers are read as Ansible reads booleans, so V(yes), V(no),
     V(true), V(false), V(1) and V(0) work too.
   - Fails, naming the key, on an unknown answer or a value that is not a boolean.
@@ -66,8 +64,8 @@ EXAMPLES = r"""
 - name: A risky release on a fleet without a second colour
   ansible.builtin.debug:
     msg: "{{ {'high_risk': true} | lastmile.deploy.strategy_select }}"
-  # => {'strategy': 'canary', 'reason': 'high_risk is true: a small share of real traffic reaches the release first,
-  #     with analysis and automatic rollback.'}
+  # => {'strategy': 'canary', 'reason': 'downtime_ok is false and high_risk is true: a small share of real traffic
+  #     reaches the release first, with analysis and automatic rollback.'}
 
 - name: Pick the strategy when deploy_strategy is auto
   ansible.builtin.set_fact:
@@ -87,9 +85,9 @@ _value:
       choices: [recreate, rolling, blue_green, canary]
       sample: canary
     reason:
-      description: One sentence naming the answers that decided it.
+      description: One sentence naming the answers on the path through the decision tree.
       type: str
-      sample: "high_risk is true: a small share of real traffic reaches the release first, with analysis and automatic rollback."
+      sample: "downtime_ok is false and high_risk is true: a small share of real traffic reaches the release first, with analysis and automatic rollback."
 """
 
 from ansible.errors import AnsibleFilterError

@@ -2,19 +2,18 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Choosing a deployment strategy from a release manager's answers about the release.
 
-The rules, first match wins:
+The deployment guide's decision tree, first question first:
 
-a. downtime_ok and resources_limited: recreate
-b. (instant_rollback or full_validation) and spare_capacity and not resources_limited: blue_green
-c. high_risk: canary
-d. full_validation: canary
-e. otherwise: rolling
+- downtime acceptable?
+  - yes: resources limited? yes: recreate. no: full validation needed? yes: blue_green; no: rolling.
+  - no: high-risk update? yes: canary. no: spare capacity? yes: instant rollback needed?
+    yes: blue_green; no: rolling. no spare capacity: rolling.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Dict, List
+from typing import Dict
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
@@ -47,46 +46,26 @@ def read_answers(answers) -> Dict[str, bool]:
 
 
 def select_strategy(answers) -> Dict[str, str]:
-    """The strategy for ``answers`` and one sentence naming the answers that decided it."""
+    """The strategy the decision tree gives for ``answers``, and one sentence naming the answers on its path."""
     given = read_answers(answers)
-    downtime_ok, resources_limited = given["downtime_ok"], given["resources_limited"]
-    full_validation, high_risk = given["full_validation"], given["high_risk"]
-    spare_capacity, instant_rollback = given["spare_capacity"], given["instant_rollback"]
-    room_for_copy = spare_capacity and not resources_limited
-
-    if downtime_ok and resources_limited:
-        return _choice("recreate", "downtime_ok and resources_limited are both true, so the simplest strategy "
-                                   "fits: no extra capacity is needed and the downtime is accepted")
-    if (instant_rollback or full_validation) and room_for_copy:
-        return _choice("blue_green", "%s with spare_capacity and resources_limited false: a full idle copy is "
-                                     "verified before it takes traffic, and the old colour stays for an instant "
-                                     "switch back" % _joined([key for key in ("instant_rollback", "full_validation")
-                                                             if given[key]]))
-    no_copy = _no_copy_reason(resources_limited)
-    if high_risk:
-        missed = [key for key in ("instant_rollback", "full_validation") if given[key]]
-        note = " (%s would call for blue_green, but %s)" % (_joined(missed), no_copy) if missed else ""
-        return _choice("canary", "high_risk is true%s: a small share of real traffic reaches the release first, "
-                                 "with analysis and automatic rollback" % note)
-    if full_validation:
-        return _choice("canary", "full_validation is true but %s, so there is no room for a blue_green copy: "
-                                 "the release is validated on a share of real traffic instead" % no_copy)
-    notes = []
-    if downtime_ok:
-        notes.append("downtime_ok alone does not call for recreate while resources_limited is false")
-    if instant_rollback:
-        notes.append("instant_rollback needs blue_green, but %s" % no_copy)
-    return _choice("rolling", "neither high_risk nor full_validation is true%s, so hosts are updated in batches "
-                              "with no downtime and no extra capacity" % "".join("; " + note for note in notes))
-
-
-def _no_copy_reason(resources_limited: bool) -> str:
-    """Why blue_green had no room, once rule b did not match although it was asked for."""
-    return "resources_limited is true" if resources_limited else "spare_capacity is false"
-
-
-def _joined(keys: List[str]) -> str:
-    return " and ".join(keys)
+    if given["downtime_ok"]:
+        if given["resources_limited"]:
+            return _choice("recreate", "downtime_ok and resources_limited are true: no extra capacity is needed and "
+                                       "the downtime is accepted")
+        if given["full_validation"]:
+            return _choice("blue_green", "downtime_ok and full_validation are true and resources_limited is false: "
+                                         "a full idle copy is verified before it takes traffic")
+        return _choice("rolling", "downtime_ok is true but resources_limited and full_validation are false: hosts "
+                                  "are updated in batches, with no downtime and no extra capacity")
+    if given["high_risk"]:
+        return _choice("canary", "downtime_ok is false and high_risk is true: a small share of real traffic reaches "
+                                 "the release first, with analysis and automatic rollback")
+    if given["spare_capacity"] and given["instant_rollback"]:
+        return _choice("blue_green", "downtime_ok and high_risk are false, spare_capacity and instant_rollback are "
+                                     "true: the old colour keeps running for an instant switch back")
+    missing = "instant_rollback is false" if given["spare_capacity"] else "spare_capacity is false"
+    return _choice("rolling", "downtime_ok and high_risk are false and %s: hosts are updated in batches, with no "
+                              "downtime and no extra capacity" % missing)
 
 
 def _choice(strategy: str, why: str) -> Dict[str, str]:

@@ -14,14 +14,13 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._strategy import (
     select_strategy,
 )
 
-# Every combination of the six answers and the strategy a release manager picks for it,
-# written out by hand from the rules:
-#   a. downtime_ok and resources_limited                                    -> recreate
-#   b. (instant_rollback or full_validation) and spare_capacity
-#      and not resources_limited                                           -> blue_green
-#   c. high_risk                                                            -> canary
-#   d. full_validation                                                      -> canary
-#   e. otherwise                                                            -> rolling
+# Every combination of the six answers and the strategy the deployment guide's decision tree gives:
+#   downtime acceptable?
+#     yes -> resources limited? yes -> recreate
+#                               no  -> full validation needed? yes -> blue_green, no -> rolling
+#     no  -> high-risk update? yes -> canary
+#                              no  -> spare capacity? yes -> instant rollback needed? yes -> blue_green, no -> rolling
+#                                                     no  -> rolling
 # Columns: downtime_ok resources_limited full_validation high_risk spare_capacity instant_rollback
 EXPECTED_TABLE = """
 0  0  0  0  0  0   rolling
@@ -31,27 +30,27 @@ EXPECTED_TABLE = """
 0  0  0  1  0  0   canary
 0  0  0  1  0  1   canary
 0  0  0  1  1  0   canary
-0  0  0  1  1  1   blue_green
-0  0  1  0  0  0   canary
-0  0  1  0  0  1   canary
-0  0  1  0  1  0   blue_green
+0  0  0  1  1  1   canary
+0  0  1  0  0  0   rolling
+0  0  1  0  0  1   rolling
+0  0  1  0  1  0   rolling
 0  0  1  0  1  1   blue_green
 0  0  1  1  0  0   canary
 0  0  1  1  0  1   canary
-0  0  1  1  1  0   blue_green
-0  0  1  1  1  1   blue_green
+0  0  1  1  1  0   canary
+0  0  1  1  1  1   canary
 0  1  0  0  0  0   rolling
 0  1  0  0  0  1   rolling
 0  1  0  0  1  0   rolling
-0  1  0  0  1  1   rolling
+0  1  0  0  1  1   blue_green
 0  1  0  1  0  0   canary
 0  1  0  1  0  1   canary
 0  1  0  1  1  0   canary
 0  1  0  1  1  1   canary
-0  1  1  0  0  0   canary
-0  1  1  0  0  1   canary
-0  1  1  0  1  0   canary
-0  1  1  0  1  1   canary
+0  1  1  0  0  0   rolling
+0  1  1  0  0  1   rolling
+0  1  1  0  1  0   rolling
+0  1  1  0  1  1   blue_green
 0  1  1  1  0  0   canary
 0  1  1  1  0  1   canary
 0  1  1  1  1  0   canary
@@ -59,17 +58,17 @@ EXPECTED_TABLE = """
 1  0  0  0  0  0   rolling
 1  0  0  0  0  1   rolling
 1  0  0  0  1  0   rolling
-1  0  0  0  1  1   blue_green
-1  0  0  1  0  0   canary
-1  0  0  1  0  1   canary
-1  0  0  1  1  0   canary
-1  0  0  1  1  1   blue_green
-1  0  1  0  0  0   canary
-1  0  1  0  0  1   canary
+1  0  0  0  1  1   rolling
+1  0  0  1  0  0   rolling
+1  0  0  1  0  1   rolling
+1  0  0  1  1  0   rolling
+1  0  0  1  1  1   rolling
+1  0  1  0  0  0   blue_green
+1  0  1  0  0  1   blue_green
 1  0  1  0  1  0   blue_green
 1  0  1  0  1  1   blue_green
-1  0  1  1  0  0   canary
-1  0  1  1  0  1   canary
+1  0  1  1  0  0   blue_green
+1  0  1  1  0  1   blue_green
 1  0  1  1  1  0   blue_green
 1  0  1  1  1  1   blue_green
 1  1  0  0  0  0   recreate
@@ -120,17 +119,14 @@ def test_false_answers_may_be_left_out(answers, expected):
 
 @pytest.mark.parametrize("answers, strategy, named", [
     ({"downtime_ok": True, "resources_limited": True}, "recreate", ["downtime_ok", "resources_limited"]),
+    ({"downtime_ok": True, "full_validation": True}, "blue_green", ["downtime_ok", "full_validation"]),
+    ({"downtime_ok": True}, "rolling", ["downtime_ok", "resources_limited", "full_validation"]),
     ({"instant_rollback": True, "spare_capacity": True}, "blue_green", ["instant_rollback", "spare_capacity"]),
-    ({"full_validation": True, "spare_capacity": True}, "blue_green", ["full_validation", "spare_capacity"]),
-    ({"high_risk": True}, "canary", ["high_risk"]),
-    ({"high_risk": True, "instant_rollback": True}, "canary", ["high_risk", "instant_rollback", "spare_capacity"]),
-    ({"full_validation": True}, "canary", ["full_validation", "spare_capacity"]),
-    ({"full_validation": True, "spare_capacity": True, "resources_limited": True}, "canary",
-     ["full_validation", "resources_limited"]),
-    ({}, "rolling", ["high_risk", "full_validation"]),
-    ({"downtime_ok": True}, "rolling", ["downtime_ok", "resources_limited"]),
-    ({"instant_rollback": True, "spare_capacity": True, "resources_limited": True}, "rolling",
-     ["instant_rollback", "resources_limited"]),
+    ({"high_risk": True}, "canary", ["downtime_ok", "high_risk"]),
+    ({"high_risk": True, "instant_rollback": True, "spare_capacity": True}, "canary", ["high_risk"]),
+    ({"full_validation": True}, "rolling", ["high_risk", "spare_capacity"]),
+    ({"spare_capacity": True}, "rolling", ["instant_rollback"]),
+    ({}, "rolling", ["downtime_ok", "high_risk", "spare_capacity"]),
 ])
 def test_reason_names_the_deciding_answers(answers, strategy, named):
     result = select_strategy(answers)
@@ -141,9 +137,9 @@ def test_reason_names_the_deciding_answers(answers, strategy, named):
 
 
 def test_reason_leaves_out_answers_that_did_not_matter():
-    reason = select_strategy({"high_risk": True, "downtime_ok": True})["reason"]
-    assert "high_risk" in reason
-    assert "downtime_ok" not in reason
+    reason = select_strategy({"high_risk": True, "downtime_ok": True, "resources_limited": True})["reason"]
+    assert "resources_limited" in reason
+    assert "high_risk" not in reason
 
 
 @pytest.mark.parametrize("value, expected", [
