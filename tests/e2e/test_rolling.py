@@ -111,3 +111,19 @@ def test_rolling_without_load_balancer_touches_no_lb_state(fleet):
         assert fleet.haproxy.server_states()["app2"]["weight"] == 42
     finally:
         fleet.haproxy.command("set server sample/app2 weight 100")
+
+
+def test_release_slower_than_the_default_latency_gate_is_rolled_back(fleet):
+    """The post-deploy threshold of the guide is on by default: p95 of the verify samples under 100 ms."""
+    ensure(fleet, "v1")
+    slow = fleet.build_release("v7slow", health_delay=0.25)
+    with fleet.load() as load:
+        run = run_playbook(fleet, "deploy", {**FAST, "deploy_version": "v7slow", "deploy_artifact": str(slow.path),
+                                             "deploy_checksum": slow.checksum})
+    assert run.rc != 0, run.output[-3000:]
+    first = fleet.hosts[0].name
+    assert re.search(r"p95 latency 2\d\d\.\d ms > 100 ms", run.output), run.output[-3000:]
+    assert f"{first}:" in run.output and "rolled back" in run.output, run.output[-3000:]
+    assert load.snapshot().failed == 0, load.snapshot()
+    assert set(fleet.versions().values()) == {"v1"}
+    assert {e["version"]: e["status"] for e in history(fleet.hosts[0])}["v7slow"] == "failed"

@@ -5,10 +5,11 @@
 Behaviour comes from ``release.json`` beside this file::
 
     {"version": "v1", "mode": "good", "error_rate": 0.3,
-     "start_delay": 0.3, "response_delay": 0}
+     "start_delay": 0.3, "response_delay": 0, "health_delay": 0}
 
 mode: good | errors (``/`` answers 500 for ``error_rate`` of requests, evenly
-spread) | unhealthy (``/health`` answers 503) | nostart (exit 1 at once).
+spread) | unhealthy (``/health`` answers 503) | nostart (exit 1 at once). response_delay slows every ``/`` request, health_delay
+every ``/health`` request (a release that is slow everywhere).
 SIGTERM/SIGINT stop gracefully: the listener closes, in-flight requests finish
 (bounded by GRACE_SECONDS), exit status 0.
 """
@@ -25,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 GRACE_SECONDS = 5.0
 MODES = ("good", "errors", "unhealthy", "nostart")
-DEFAULTS = {"mode": "good", "error_rate": 0.3, "start_delay": 0.3, "response_delay": 0.0}
+DEFAULTS = {"mode": "good", "error_rate": 0.3, "start_delay": 0.3, "response_delay": 0.0, "health_delay": 0.0}
 
 
 def load_release(path: str) -> dict:
@@ -104,6 +105,8 @@ class Handler(BaseHTTPRequestHandler):
             elif path == "/version":
                 self.reply(200, "text/plain", "%s\n" % release["version"])
             elif path == "/health":
+                if release["health_delay"]:
+                    time.sleep(float(release["health_delay"]))
                 if release["mode"] == "unhealthy":
                     self.reply(503, "text/plain", "unhealthy %s\n" % release["version"])
                 else:
