@@ -18,10 +18,12 @@ import ssl
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Pattern, Sequence, Tuple, Union
-from urllib.parse import unquote, urlsplit, urlunsplit
+from typing import Any, Dict, Iterator, List, Optional, Pattern, Sequence, Tuple, Union
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 PERCENTILES = (50, 90, 95, 99)
+MAX_REDIRECTS = 10  # redirects a download or checksum fetch follows before it gives up
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 _HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an RFC 9110 token
 
 
@@ -141,15 +143,6 @@ def split_credentials(url: str) -> Tuple[str, Optional[str], Optional[str]]:
     userinfo, _sep, hostport = parts.netloc.rpartition("@")
     user, has_password, password = userinfo.partition(":")
     return urlunsplit(parts._replace(netloc=hostport)), unquote(user) or None, unquote(password) if has_password else None
-
-
-def same_origin(first: str, second: str) -> bool:
-    """True when both URLs have the same scheme, host and port, so credentials may go to both."""
-    def origin(url: str) -> Tuple[str, str, Optional[int]]:
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        return scheme, (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(scheme)
-    return origin(first) == origin(second)
 
 
 def _check_url(url: str) -> str:
@@ -392,18 +385,149 @@ def _statuses_text(stats: SampleStats) -> str:
     return ", ".join("%s x%d" % (key, stats.statuses[key]) for key in sorted(stats.statuses))
 
 
-def _error_for(action: str, url: str, exc: BaseException, timeout: float) -> ProbeError:
-    text = "cannot %s %s: %s" % (action, url, describe_error(exc, timeout))
+def _error_for(action: str, where: str, exc: BaseException, timeout: float) -> ProbeError:
+    text = "cannot %s %s: %s" % (action, where, describe_error(exc, timeout))
     if certificate_failure(exc) is not None:
         return CertificateError(text)
     return ProbeError(text)
 
 
-def _status_error(action: str, url: str, status: int, credentials_sent: bool) -> ProbeError:
-    text = "cannot %s %s: status %d (expected 200)" % (action, url, status)
+def origin(url: str) -> str:
+    """``scheme://host:port`` of a URL, with the scheme's default port filled in."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = "[%s]" % host
+    return "%s://%s:%s" % (scheme, host, parts.port or {"http": 80, "https": 443}.get(scheme, ""))
+
+
+def same_origin(first: str, second: str) -> bool:
+    """True when both URLs have the same scheme, host and port, so credentials may go to both.
+    False when either has a port that is not a number from 0 to 65535."""
+    try:
+        return origin(first) == origin(second)
+    except ValueError:
+        return False
+
+
+def _shown(url: str) -> str:
+    """A URL a server chose, as messages show it: without user:password@ and without the query,
+    which may hold a signature (pre-signed download links)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+
+
+def _status_error(action: str, where: str, status: int, credentials_sent: bool,
+                  dropped: Optional[Tuple[str, str]] = None) -> ProbeError:
+    text = "cannot %s %s: status %d (expected 200)" % (action, where, status)
     if status in (401, 403):
-        text += ": the server refused the credentials sent" if credentials_sent else ": the server asks for credentials and none were sent"
+        if dropped is not None:
+            text += ": credentials were not forwarded across origins (from %s to %s)" % dropped
+        elif credentials_sent:
+            text += ": the server refused the credentials sent"
+        else:
+            text += ": the server asks for credentials and none were sent"
     return ProbeError(text)
+
+
+def _environment(requests: Any, url: str, verify: Union[bool, str]) -> Dict[str, Any]:
+    """Proxies and CA bundle from the environment for one hop, as requests would read them."""
+    if verify is True:
+        verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return dict(proxies=requests.utils.get_environ_proxies(url), verify=verify)
+
+
+def _origin_of(action: str, where: str, url: str) -> str:
+    try:
+        return origin(url)
+    except ValueError as exc:
+        raise ProbeError("cannot %s %s: %s is not a valid URL: %s" % (action, where, _shown(url), exc)) from None
+
+
+def _redirect_target(action: str, where: str, current: str, location: str) -> str:
+    """The absolute http(s) URL a Location header points to, without user:password@."""
+    try:
+        location = location.encode("latin-1").decode("utf-8")  # as requests reads a Location
+    except UnicodeError:
+        pass
+    # a Location's own user:password@ is never used: credentials come only from the caller
+    target = split_credentials(urljoin(current, location.strip()))[0]
+    if urlsplit(target).scheme.lower() not in ("http", "https"):
+        raise ProbeError(
+            "cannot %s %s: redirected to %s, which is not an http:// or https:// URL" % (action, where, _shown(target))
+        )
+    return target
+
+
+@contextlib.contextmanager
+def _get_following_redirects(
+    action: str,
+    url: str,
+    timeout: float,
+    validate_certs: bool,
+    headers: Optional[Dict[str, str]],
+    auth: Optional[Tuple[str, str]],
+    ca_path: Optional[str],
+) -> Iterator[Tuple[Any, str]]:
+    """GET ``url`` following redirects; yield the 200 response (body not yet read) and how
+    messages name it. Raises ProbeError naming ``url``.
+
+    Credentials are ``headers`` (every one of them) and the basic auth: ``auth``, else
+    ``user:password@`` in ``url``, else the ~/.netrc entry for the URL's host when neither basic
+    auth nor an Authorization header is given. They go only to the origin (scheme, host, port)
+    of ``url``: the first redirect to another origin drops them for the rest of the chain, also
+    when a later redirect comes back, so nothing is sent after a downgrade to http. Up to
+    MAX_REDIRECTS redirects (301, 302, 303, 307, 308) to http(s) URLs are followed. Requests go
+    through a bare transport adapter: no session re-attaches credentials, reads ~/.netrc or
+    keeps cookies on its own.
+    """
+    requests = _requests()
+    _check_url(url)
+    verify = tls_verify(validate_certs, ca_path)
+    url, user, password = split_credentials(url)
+    first_origin = _origin_of(action, url, url)
+    if auth is None and user:
+        auth = (user, password or "")
+    if auth is None and not any(name.lower() == "authorization" for name in headers or {}):
+        auth = requests.utils.get_netrc_auth(url)
+    has_credentials = bool(headers or auth)
+    dropped: Optional[Tuple[str, str]] = None
+    target = where = url
+    adapter = requests.adapters.HTTPAdapter()
+    try:
+        for redirects in range(MAX_REDIRECTS + 1):
+            target_origin = _origin_of(action, where, target)
+            if dropped is None and target_origin != first_origin:
+                dropped = (first_origin, target_origin)
+            carry = dropped is None
+            sent_headers = requests.utils.default_headers()
+            if carry and headers:
+                sent_headers.update(headers)
+            try:
+                request = requests.Request("GET", target, headers=sent_headers, auth=auth if carry else None).prepare()
+                with _tls_warnings(validate_certs):
+                    response = adapter.send(request, stream=True, timeout=timeout, **_environment(requests, target, verify))
+            except requests.exceptions.RequestException as exc:
+                raise _error_for(action, where, exc, timeout) from exc
+            if response.status_code == 200:
+                with response:
+                    yield response, where
+                return
+            response.close()
+            location = response.headers.get("Location")
+            if response.status_code not in REDIRECT_STATUSES or not location:
+                raise _status_error(action, where, response.status_code, carry and has_credentials,
+                                    dropped if has_credentials else None)
+            following = _redirect_target(action, where, target, location)
+            if redirects == MAX_REDIRECTS:
+                raise ProbeError(
+                    "cannot %s %s: more than %d redirects (the last one to %s)" % (action, url, MAX_REDIRECTS, _shown(following))
+                )
+            target = following
+            where = "%s (redirected to %s)" % (url, _shown(target))
+    finally:
+        adapter.close()
 
 
 def fetch_text(
@@ -416,20 +540,15 @@ def fetch_text(
 ) -> str:
     """GET a small text file (a SHA256SUMS file); raise ProbeError naming the URL on failure.
 
-    ``headers`` and ``auth`` (user, password for HTTP basic) are sent with the request; requests
-    drops both when a redirect leaves the host. ``ca_path`` is a CA bundle to verify against.
+    ``headers`` and ``auth`` (user, password for HTTP basic) are sent to the origin of ``url`` only
+    (see _get_following_redirects). ``ca_path`` is a CA bundle to verify against.
     """
     requests = _requests()
-    _check_url(url)
-    verify = tls_verify(validate_certs, ca_path)
-    try:
-        with _tls_warnings(validate_certs):
-            response = requests.get(url, timeout=timeout, verify=verify, headers=headers, auth=auth)
-    except requests.exceptions.RequestException as exc:
-        raise _error_for("fetch", url, exc, timeout) from exc
-    if response.status_code != 200:
-        raise _status_error("fetch", url, response.status_code, bool(headers or auth))
-    return response.content.decode("utf-8", errors="replace")
+    with _get_following_redirects("fetch", url, timeout, validate_certs, headers, auth, ca_path) as (response, where):
+        try:
+            return response.content.decode("utf-8", errors="replace")
+        except requests.exceptions.RequestException as exc:
+            raise _error_for("fetch", where, exc, timeout) from exc
 
 
 def download(
@@ -446,21 +565,15 @@ def download(
     ``headers``, ``auth`` and ``ca_path`` as for fetch_text.
     """
     requests = _requests()
-    _check_url(url)
-    verify = tls_verify(validate_certs, ca_path)
     size = 0
-    try:
-        with _tls_warnings(validate_certs), requests.get(
-            url, timeout=timeout, verify=verify, stream=True, headers=headers, auth=auth
-        ) as response:
-            if response.status_code != 200:
-                raise _status_error("download", url, response.status_code, bool(headers or auth))
+    with _get_following_redirects("download", url, timeout, validate_certs, headers, auth, ca_path) as (response, where):
+        try:
             with open(path, "wb") as handle:
                 for block in response.iter_content(chunk_size=1024 * 1024):
                     handle.write(block)
                     size += len(block)
-    except requests.exceptions.RequestException as exc:
-        raise _error_for("download", url, exc, timeout) from exc
-    except OSError as exc:
-        raise ProbeError("cannot write %s: %s" % (path, exc.strerror or exc)) from exc
+        except requests.exceptions.RequestException as exc:
+            raise _error_for("download", where, exc, timeout) from exc
+        except OSError as exc:
+            raise ProbeError("cannot write %s: %s" % (path, exc.strerror or exc)) from exc
     return size

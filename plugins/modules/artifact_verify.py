@@ -21,8 +21,8 @@ description:
     need the Python library C(requests) there."
   - Credentials for the artifact server (O(headers), O(url_username), O(url_password), or
     C(user:password@) in O(url)) are never shown in the output or logs of a run. They are sent
-    to O(url), to a checksum URL only when it has the same scheme, host and port, and are
-    dropped by a redirect that leaves the host.
+    to O(url), and to a checksum URL only when it has the same scheme, host and port. Redirects
+    never carry them to another origin; see the notes.
 author:
   - lastmile.deploy contributors (@lastmile-deploy)
 extends_documentation_fragment:
@@ -56,7 +56,9 @@ options:
     type: str
   headers:
     description:
-      - Extra request headers for the download, for example C(Authorization) with a bearer token.
+      - Extra request headers for the download, for example C(Authorization) with a bearer token
+        or an artifact token such as C(X-JFrog-Art-Api) or C(PRIVATE-TOKEN). Sent to the origin
+        of O(url) only, never to another origin a redirect leads to (see the notes).
       - Values are hidden in the output and logs, like every secret option. Surrounding
         whitespace is removed; a value with a line break is refused.
     type: dict
@@ -114,6 +116,21 @@ options:
 notes:
   - The returned RV(checksum) is always the SHA-256 of the file, whatever algorithm verified it,
     so later steps can compare artifacts with one algorithm.
+  - "Redirects: the download of O(url) and the fetch of a checksum URL follow up to 10 redirects
+    (301, 302, 303, 307, 308) to C(http://) or C(https://) URLs; an 11th redirect, or one to
+    another kind of URL, fails naming the URL."
+  - "Credentials on redirects: every header of O(headers) and the basic authentication
+    (O(url_username)/O(url_password) or C(user:password@) in the URL) go only to the origin
+    (scheme, host and port) of the URL they were given for. The first redirect to a URL with
+    another scheme, host or port drops all of them for the rest of the chain, also when a later
+    redirect comes back to the first origin, so none is ever sent after a redirect from
+    C(https) to C(http). A C(user:password@) in a redirect's C(Location) is never used, and no
+    cookies are kept between redirects. When a server reached across origins answers 401 or
+    403, the error says that the credentials were not forwarded and names both origins."
+  - "C(~/.netrc) (or the file the C(NETRC) environment variable names) on the controller is read
+    only when neither basic authentication nor an C(Authorization) header is given; its entry for
+    the host of the URL is then sent under the same rule, to that URL's origin only. Proxies and
+    C(REQUESTS_CA_BUNDLE) are taken from the environment as usual."
 seealso:
   - module: lastmile.deploy.host_capacity
   - module: lastmile.deploy.health_check

@@ -6,6 +6,8 @@ Routes:
   GET  /files/NAME     the file NAME from ``files_dir``, only with valid credentials (else 401)
   GET  /health         200 {"status": "ok"}, only with valid credentials
   GET  /health/NAME    relays ``health_upstreams[NAME]`` (an http URL), only with valid credentials
+  GET  PATH            for a PATH in ``redirects`` (PATH -> (status, Location)): that redirect, only with
+                       valid credentials
   POST /hook/...       a webhook receiver: records the JSON body, answers ``webhook_status``
 
 Valid credentials: ``Authorization: Bearer <token>`` or HTTP basic with ``basic`` (user, password);
@@ -141,6 +143,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._record()
         owner = self.server.owner
         path = self.path.split("?", 1)[0]
+        if path in owner.redirects:
+            if self._authorised():
+                status, location = owner.redirects[path]
+                self._send(status, b"", "text/plain", extra={"Location": location})
+            return
         if not (path.startswith("/files/") or path.startswith("/health")):
             self._send(404, b"not found", "text/plain")
             return
@@ -182,7 +189,8 @@ class _Server(ThreadingHTTPServer):
 
 
 class AuthServer:
-    """The server above on an ephemeral 127.0.0.1 port, run in a thread; a context manager."""
+    """The server above on an ephemeral port of ``address`` (a loopback address), run in a thread;
+    a context manager."""
 
     def __init__(
         self,
@@ -192,16 +200,20 @@ class AuthServer:
         tls: Optional[TLSFiles] = None,
         webhook_status: int = 200,
         health_upstreams: Optional[Dict[str, str]] = None,
+        redirects: Optional[Dict[str, Tuple[int, str]]] = None,
+        address: str = "127.0.0.1",
     ):
         self.files_dir = files_dir
         self.token = token
         self.basic = basic
         self.webhook_status = webhook_status
         self.health_upstreams = dict(health_upstreams or {})
+        self.redirects = dict(redirects or {})
+        self.address = address
         self.seen: List[Seen] = []
         self.lock = threading.Lock()
         self.scheme = "https" if tls else "http"
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server((address, 0), _Handler)
         self._server.owner = self
         if tls:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -209,8 +221,12 @@ class AuthServer:
             self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
+    @property
+    def origin(self) -> str:
+        return "%s://%s:%d" % (self.scheme, self.address, self._server.server_address[1])
+
     def url(self, path: str) -> str:
-        return "%s://127.0.0.1:%d%s" % (self.scheme, self._server.server_address[1], path)
+        return self.origin + path
 
     def requests_to(self, prefix: str, method: str = "GET") -> List[Seen]:
         with self.lock:
