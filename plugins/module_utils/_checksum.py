@@ -12,7 +12,7 @@ import os
 import posixpath
 import re
 import tempfile
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, BinaryIO, Callable, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
 HEX_LENGTHS = {"sha256": 64, "sha512": 128}
@@ -144,8 +144,7 @@ def parse_sums_file(text: str, filename: str) -> str:
     return digests[0]
 
 
-def file_digests(path: str, algorithms: Iterable[str], chunk: int = CHUNK_SIZE) -> Dict[str, str]:
-    """Hash a file once for several algorithms; return {algorithm: hexdigest}."""
+def _hashers(algorithms: Iterable[str]) -> Dict[str, Any]:
     hashers = {}
     for algorithm in algorithms:
         if algorithm not in HEX_LENGTHS:
@@ -153,14 +152,43 @@ def file_digests(path: str, algorithms: Iterable[str], chunk: int = CHUNK_SIZE) 
                 "unsupported algorithm %r: expected one of %s" % (algorithm, ", ".join(HEX_LENGTHS))
             )
         hashers[algorithm] = hashlib.new(algorithm)
+    return hashers
+
+
+def stream_digests(
+    handle: BinaryIO, algorithms: Iterable[str], name: str, copy_to: Optional[BinaryIO] = None,
+    chunk: int = CHUNK_SIZE,
+) -> Dict[str, str]:
+    """Hash what is read from ``handle`` once for several algorithms; return {algorithm: hexdigest}.
+
+    With ``copy_to``, every block hashed is also written there, so the copy holds exactly the
+    bytes the digests are of. A read error is a ChecksumError naming ``name``; a write error
+    (a full disk) propagates as OSError.
+    """
+    hashers = _hashers(algorithms)
+    while True:
+        try:
+            block = handle.read(chunk)
+        except OSError as exc:
+            raise ChecksumError("cannot read %s: %s" % (name, exc.strerror or exc)) from exc
+        if not block:
+            break
+        for hasher in hashers.values():
+            hasher.update(block)
+        if copy_to is not None:
+            copy_to.write(block)
+    return {algorithm: hasher.hexdigest() for algorithm, hasher in hashers.items()}
+
+
+def file_digests(path: str, algorithms: Iterable[str], chunk: int = CHUNK_SIZE) -> Dict[str, str]:
+    """Hash a file once for several algorithms; return {algorithm: hexdigest}."""
+    algorithms = list(algorithms)
+    _hashers(algorithms)
     try:
         with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(chunk), b""):
-                for hasher in hashers.values():
-                    hasher.update(block)
+            return stream_digests(handle, algorithms, path, chunk=chunk)
     except OSError as exc:
         raise ChecksumError("cannot read %s: %s" % (path, exc.strerror or exc)) from exc
-    return {algorithm: hasher.hexdigest() for algorithm, hasher in hashers.items()}
 
 
 def file_digest(path: str, algorithm: str, chunk: int = CHUNK_SIZE) -> str:

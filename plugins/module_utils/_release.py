@@ -18,8 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+import re
+import stat
+import tempfile
+from typing import IO, Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ansible_collections.lastmile.deploy.plugins.module_utils._archive import (
     DEFAULT_MAX_MEMBERS,
@@ -29,8 +33,8 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._archive import (
 )
 from ansible_collections.lastmile.deploy.plugins.module_utils._checksum import (
     ChecksumError,
-    file_digests,
     parse_checksum,
+    stream_digests,
 )
 from ansible_collections.lastmile.deploy.plugins.module_utils._release_history import (
     STATUSES,
@@ -61,6 +65,8 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._version import (
 
 RELEASES_DIR = "releases"
 CURRENT_LINK = "current"
+# Entries an interrupted unpack, replacement or removal leaves in releases/ (see temp_name).
+_LEFTOVER = re.compile(r"^\.(?:tmp|old|rm)-(?P<version>.+)-[0-9a-f]{8}$")
 
 
 class ReleaseError(Exception):
@@ -79,6 +85,14 @@ def _os_errors(action: str) -> Iterator[None]:
         raise ReleaseError("cannot %s%s: %s" % (action, where, exc.strerror or exc)) from exc
 
 
+def _is_version(text: str) -> bool:
+    try:
+        validate_version(text)
+    except VersionError:
+        return False
+    return True
+
+
 def _checked(version: str) -> str:
     try:
         return validate_version(version)
@@ -86,15 +100,29 @@ def _checked(version: str) -> str:
         raise ReleaseError(str(exc)) from exc
 
 
-def archive_checksum(src: str, expected: Optional[str] = None) -> str:
-    """``sha256:<hex>`` of the archive, after checking it against ``expected`` if given."""
-    if not os.path.isfile(src):
-        raise ReleaseError(
-            "src %s is not a file on the managed host: copy the archive there first" % src
-        )
+def _open_archive(src: str) -> IO[bytes]:
+    """``src`` opened for reading, refused unless it is a regular file."""
+    not_a_file = ReleaseError(
+        "src %s is not a file on the managed host: copy the archive there first" % src
+    )
+    try:
+        # O_NONBLOCK: a fifo put at that path must not hang the run
+        fd = os.open(src, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise not_a_file from None
+    except OSError as exc:
+        raise ReleaseError("cannot read %s: %s" % (src, exc.strerror or exc)) from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise not_a_file
+    return os.fdopen(fd, "rb")
+
+
+def _verified_digest(handle: IO[bytes], src: str, expected: Optional[str], copy_to: Optional[IO[bytes]] = None) -> str:
+    """``sha256:<hex>`` of what is read from ``handle`` (and copied to ``copy_to``), checked against ``expected``."""
     try:
         algorithm, wanted = parse_checksum(expected) if expected else ("sha256", None)
-        digests = file_digests(src, {"sha256", algorithm})
+        digests = stream_digests(handle, {"sha256", algorithm}, src, copy_to=copy_to)
     except ChecksumError as exc:
         raise ReleaseError(str(exc)) from exc
     if wanted is not None and digests[algorithm] != wanted:
@@ -103,6 +131,31 @@ def archive_checksum(src: str, expected: Optional[str] = None) -> str:
             % (src, algorithm, wanted, algorithm, digests[algorithm])
         )
     return "sha256:" + digests["sha256"]
+
+
+def archive_checksum(src: str, expected: Optional[str] = None) -> str:
+    """``sha256:<hex>`` of the archive, after checking it against ``expected`` if given."""
+    with _open_archive(src) as handle:
+        return _verified_digest(handle, src, expected)
+
+
+def _lock_releases(releases_dir: str, exclusive: bool) -> Optional[int]:
+    """An flock on ``releases/``, or None when an exclusive one is not to be had right now.
+
+    A run holds it shared while entries of its own (``.tmp-``, ``.old-``) may be in
+    releases/; pruning takes it exclusive without waiting, so it never sees a live entry.
+    The lock goes with the process: a killed run's leftovers are free to remove.
+    """
+    fd = os.open(releases_dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_EX | fcntl.LOCK_NB) if exclusive else fcntl.LOCK_SH)
+    except OSError:
+        # Held by someone else, or no flock on this filesystem: then a shared lock goes on
+        # without it, and nothing is taken for a leftover.
+        if exclusive:
+            os.close(fd)
+            return None
+    return fd
 
 
 class ReleaseRoot:
@@ -117,6 +170,7 @@ class ReleaseRoot:
             self.releases = self._scan_releases()
             self.history = load_history(self.root)
         self._planned_checksums: Dict[str, str] = {}
+        self.removed_leftovers: List[str] = []
 
     def path(self, version: str) -> str:
         return os.path.join(self.releases_dir, _checked(version))
@@ -193,6 +247,8 @@ class ReleaseRoot:
 
         An existing release with another archive checksum is an error (release ids are
         immutable) unless ``force``, which replaces it atomically, but never the current one.
+        The archive is read once into a private temporary file while it is hashed, and that
+        file is what is unpacked: the bytes unpacked are the bytes verified.
         """
         version = _checked(version)
         try:
@@ -213,7 +269,10 @@ class ReleaseRoot:
                     % (version, self.releases_dir)
                 )
             return {"changed": False, "before": before, "after": before}
-        digest = archive_checksum(src, checksum)
+        digest = None
+        if present or self.check_mode:
+            # read once to decide; what is unpacked is read again below, into a private copy
+            digest = archive_checksum(src, checksum)
         if present:
             if digest == before["checksum"]:
                 return {"changed": False, "before": before, "after": before}
@@ -228,47 +287,81 @@ class ReleaseRoot:
                     "refusing to force-replace release %r: it is the current release" % version
                 )
         if not self.check_mode:
-            self._extract(version, src, digest, shared, strip_components, max_size, max_members)
+            digest = self._extract(version, src, checksum, digest, shared, strip_components, max_size, max_members)
         if not present:
             self.releases.append(version)
         self._planned_checksums[version] = digest
         return {"changed": True, "before": before, "after": {"release": "present", "checksum": digest}}
 
-    def _extract(self, version, src, digest, shared, strip_components, max_size, max_members):
+    def _extract(self, version, src, checksum, digest, shared, strip_components, max_size, max_members) -> str:
+        """Unpack a private copy of ``src`` into ``releases/<version>``; return the copy's checksum.
+
+        ``digest``: the checksum the caller decided on, which the copy must have too.
+        """
         final = self.path(version)
         created: List[str] = []
         tmp = None
-        try:
-            make_dirs(self.releases_dir, created)
-            tmp = temp_name(self.releases_dir, ".tmp-%s-" % version)
-            os.mkdir(tmp, 0o700)
-            extract_archive(src, tmp, max_size, max_members, strip_components)
-            link_shared(os.path.join(self.root, "shared"), tmp, final, shared, created)
-            write_marker(tmp, version, digest)
-            os.chmod(tmp, 0o755)
-            if os.path.isdir(final):
-                aside = temp_name(self.releases_dir, ".old-%s-" % version)
-                os.rename(final, aside)
-                try:
+        copy = None
+        lock = None
+        with _open_archive(src) as source:
+            try:
+                make_dirs(self.releases_dir, created)
+                lock = _lock_releases(self.releases_dir, exclusive=False)
+                copy, digest = self._private_copy(source, src, checksum, digest)
+                tmp = temp_name(self.releases_dir, ".tmp-%s-" % version)
+                os.mkdir(tmp, 0o700)
+                extract_archive(copy, tmp, max_size, max_members, strip_components, name=src)
+                link_shared(os.path.join(self.root, "shared"), tmp, final, shared, created)
+                write_marker(tmp, version, digest)
+                os.chmod(tmp, 0o755)
+                if os.path.isdir(final):
+                    aside = temp_name(self.releases_dir, ".old-%s-" % version)
+                    os.rename(final, aside)
+                    try:
+                        os.rename(tmp, final)
+                    except OSError:
+                        os.rename(aside, final)
+                        raise
+                    remove_tree(aside)
+                else:
                     os.rename(tmp, final)
-                except OSError:
-                    os.rename(aside, final)
-                    raise
-                remove_tree(aside)
-            else:
-                os.rename(tmp, final)
-            tmp = None
-        except (ArchiveError, FsError) as exc:
-            self._cleanup(tmp, created)
-            raise ReleaseError(str(exc)) from exc
-        except OSError as exc:
-            self._cleanup(tmp, created)
-            raise ReleaseError(
-                "cannot unpack %s into %s: %s%s" % (src, final, exc.strerror or exc, self._space_left(exc))
-            ) from exc
+                tmp = None
+            except (ArchiveError, FsError) as exc:
+                self._cleanup(tmp, created, copy)
+                raise ReleaseError(str(exc)) from exc
+            except ReleaseError:
+                self._cleanup(tmp, created, copy)
+                raise
+            except OSError as exc:
+                self._cleanup(tmp, created, copy)
+                raise ReleaseError(
+                    "cannot unpack %s into %s: %s%s" % (src, final, exc.strerror or exc, self._space_left(exc))
+                ) from exc
+            except BaseException:
+                self._cleanup(tmp, created, copy)
+                raise
+            finally:
+                if copy is not None:
+                    copy.close()
+                if lock is not None:
+                    os.close(lock)
+        return digest
+
+    def _private_copy(self, source: IO[bytes], src: str, checksum: Optional[str], digest: Optional[str]) -> Tuple[IO[bytes], str]:
+        """An anonymous file in releases/ holding what was read from ``source``, verified; and its checksum."""
+        copy = tempfile.TemporaryFile(dir=self.releases_dir)
+        try:
+            copied = _verified_digest(source, src, checksum, copy_to=copy)
+            copy.flush()
+            if digest is not None and copied != digest:
+                raise ReleaseError(
+                    "%s changed while it was being read: it had checksum %s, then %s; nothing was unpacked"
+                    % (src, digest, copied)
+                )
         except BaseException:
-            self._cleanup(tmp, created)
+            copy.close()
             raise
+        return copy, copied
 
     def _space_left(self, exc: OSError) -> str:
         """For a full disk or quota: what is free where the release was to go, once cleaned up."""
@@ -284,7 +377,9 @@ class ReleaseRoot:
         return ""
 
     @staticmethod
-    def _cleanup(tmp: Optional[str], created: List[str]) -> None:
+    def _cleanup(tmp: Optional[str], created: List[str], copy: Optional[IO[bytes]] = None) -> None:
+        if copy is not None:
+            copy.close()  # frees its space before what is left is reported
         if tmp is not None and os.path.lexists(tmp):
             remove_tree(tmp)
         undo_created(created)
@@ -348,11 +443,16 @@ class ReleaseRoot:
         if version not in self.releases:
             return {"changed": False, "before": {"release": "absent"}, "after": {"release": "absent"}}
         if not self.check_mode:
-            # Renamed away first, so a half-deleted tree never shows under a release id.
+            # Renamed away first, so a half-deleted tree never shows under a release id; the shared
+            # lock keeps a prune in another run from taking the .rm- entry for a leftover meanwhile.
             with _os_errors("remove release %r" % version):
-                aside = temp_name(self.releases_dir, ".rm-%s-" % version)
-                os.rename(self.path(version), aside)
-                remove_tree(aside)
+                lock = _lock_releases(self.releases_dir, exclusive=False)
+                try:
+                    aside = temp_name(self.releases_dir, ".rm-%s-" % version)
+                    os.rename(self.path(version), aside)
+                    remove_tree(aside)
+                finally:
+                    os.close(lock)
         self.releases.remove(version)
         self._planned_checksums.pop(version, None)
         return {"changed": True, "before": {"release": "present"}, "after": {"release": "absent"}}
@@ -361,16 +461,21 @@ class ReleaseRoot:
         """Mark ``version`` with ``outcome``; after ``succeeded`` prune to ``keep``. Returns (changed, removed)."""
         changed = self.mark(version, outcome)["changed"]
         removed = self.prune(keep) if outcome == "succeeded" else []
-        return changed or bool(removed), removed
+        return changed or bool(removed) or bool(self.removed_leftovers), removed
 
     def prune(self, keep: int) -> List[str]:
         """Remove the oldest releases beyond ``keep``; return the removed versions.
 
         Never removes the current release, the rollback target or a release with a
         pending history entry (those still count towards ``keep``). ``keep=0`` disables.
+        Whatever ``keep`` is, entries an interrupted run left in releases/ (``.tmp-<version>-*``,
+        ``.old-<version>-*``, ``.rm-<version>-*``) are removed first, but only while no unpack
+        of this root is under way (see ``_lock_releases``): a live run's entries are never taken.
         """
         if not isinstance(keep, int) or keep < 0:
             raise ReleaseError("keep_releases is %r: expected 0 (keep all) or more" % (keep,))
+        if not self.check_mode:
+            self.remove_leftovers()
         if keep == 0:
             return []
         protected = {self.current, self.previous} | set(pending_versions(self.history))
@@ -384,6 +489,34 @@ class ReleaseRoot:
             self.remove(version)
             removed.append(version)
             excess -= 1
+        return removed
+
+    def remove_leftovers(self) -> List[str]:
+        """Remove the entries interrupted runs left in releases/; return their names.
+
+        Nothing is removed while another run of this root holds releases/ (an unpack under way).
+        The names are added to ``removed_leftovers``.
+        """
+        try:
+            lock = _lock_releases(self.releases_dir, exclusive=True)
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise ReleaseError("cannot read the releases in %s: %s" % (self.root, exc.strerror or exc)) from exc
+        if lock is None:
+            return []
+        removed = []
+        try:
+            with _os_errors("remove what an interrupted run left in %s" % self.releases_dir):
+                for name in sorted(os.listdir(self.releases_dir)):
+                    match = _LEFTOVER.match(name)
+                    if match is None or not _is_version(match.group("version")):
+                        continue
+                    remove_tree(os.path.join(self.releases_dir, name))
+                    removed.append(name)
+        finally:
+            os.close(lock)
+            self.removed_leftovers.extend(removed)
         return removed
 
 

@@ -41,17 +41,32 @@ def make_dirs(path: str, created: Optional[List[str]] = None) -> None:
             created.append(directory)
 
 
+def _make_writable(path: str) -> None:
+    """Give the owner rwx on a directory, through a descriptor: never on what a link points at."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0))
+    except PermissionError:
+        # not readable, so not openable: checked by name instead
+        if not os.path.islink(path):
+            os.chmod(path, stat.S_IMODE(os.lstat(path).st_mode) | stat.S_IRWXU)
+        return
+    try:
+        os.fchmod(fd, stat.S_IMODE(os.fstat(fd).st_mode) | stat.S_IRWXU)
+    finally:
+        os.close(fd)
+
+
 def remove_tree(path: str) -> None:
     """Remove a file, link or directory tree, including read-only directories in it."""
     if os.path.islink(path) or not os.path.isdir(path):
         os.unlink(path)
         return
+    _make_writable(path)
     for dirpath, dirnames, _files in os.walk(path):
         for name in dirnames:
             sub = os.path.join(dirpath, name)
             if not os.path.islink(sub):
-                os.chmod(sub, stat.S_IMODE(os.lstat(sub).st_mode) | stat.S_IRWXU)
-    os.chmod(path, stat.S_IMODE(os.lstat(path).st_mode) | stat.S_IRWXU)
+                _make_writable(sub)
     shutil.rmtree(path)
 
 

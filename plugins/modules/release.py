@@ -17,9 +17,17 @@ description:
     C(.lastmile/state.json) keeps the host's release history.
   - Archives (tar, tar.gz/tgz, zip, recognised by content) are unpacked safely into a
     temporary directory under C(releases/) and renamed into place. Members with absolute
-    paths, C(..), links leading outside the release, devices or fifos are refused, and so
-    are archives that unpack to more than O(max_size) bytes or O(max_members) members.
+    paths, C(..), devices or fifos are refused, and so are archives that unpack to more
+    than O(max_size) bytes or O(max_members) members. Nothing is ever written through a
+    link, so a member whose path passes through a link (even one inside the release) is
+    refused. Once all members are in place, every link in the unpacked tree is judged
+    where it leads then; an archive with a link leading outside the release is refused,
+    naming the member that made it, before any directory mode is applied.
     On any failure the temporary directory is removed and nothing else changes.
+  - The archive is read once, into a private temporary file in C(releases/) while its
+    checksum is computed, and that copy is what is unpacked, so the bytes unpacked are the
+    bytes verified, even if O(src) changes meanwhile. It needs room for the archive itself
+    next to the release while unpacking.
   - The rollback target (RV(previous)) is the newest release recorded as C(succeeded)
     before the current release's newest history entry, other than the current release and
     still unpacked. Releases recorded as C(pending), C(failed) or C(rolled_back) are never
@@ -92,7 +100,8 @@ options:
       - V(current) unpacks it (when O(src) is given) and points C(current) at it, recording a
         C(pending) history entry.
       - V(succeeded) records that the current release O(version) deployed successfully, then
-        removes old releases beyond O(keep_releases).
+        removes old releases beyond O(keep_releases), and what interrupted runs left in
+        C(releases/) (C(.tmp-<version>-*), C(.old-<version>-*), C(.rm-<version>-*)).
       - V(failed) records the release as failed; it is never a rollback target.
       - V(rolled_back) records that the release was undone.
       - V(absent) removes the release directory; the current release is refused.
@@ -103,6 +112,9 @@ options:
     description:
       - With O(state=succeeded), the number of releases kept. The current release, the
         rollback target and releases with a pending entry are never removed. V(0) keeps all.
+      - Whatever its value, entries that interrupted runs left in C(releases/) are removed too,
+        but only while no other run is unpacking into the same O(root); the entries of a run
+        still under way are never removed.
     type: int
     default: 5
   force:

@@ -44,6 +44,7 @@ REFUSALS = {
     "tar-absolute": "archive member {member!r} has an absolute path: expected a relative one",
     "tar-symlink-absolute": "archive member {member!r} is a symlink to {outside!r}: expected a relative target inside the release",
     "tar-symlink-relative": "archive member {member!r} is a symlink to '../../../sentinel', which resolves outside the release",
+    "tar-link-alias": "archive member {member!r} would be written through a link at 'L': expected real directories on its path",
     "tar-hardlink-outside": "archive member {member!r} is a hardlink to {secret!r}: expected an earlier regular file inside the release",
     "tar-chardev": "archive member {member!r} is a device or fifo: expected files, directories and links",
     "tar-fifo": "archive member {member!r} is a device or fifo: expected files, directories and links",

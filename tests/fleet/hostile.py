@@ -76,6 +76,29 @@ def _tar_bomb(path: str, name: str, size: int) -> None:
         out.write(gzip.compress(tail, 9, mtime=FIXED_MTIME))
 
 
+def _alias_escape(outside_rel: str) -> Tuple[List[Tuple[tarfile.TarInfo, bytes]], str]:
+    """Members whose link ``real/x/s`` leads to the parent of ``outside_rel`` only once all are in place,
+    and the member that makes it: made through the alias ``L -> real`` while the link ``b`` in its
+    target leads deeper, a 0777 directory ``real/x/s/<outside>/locked`` put through it, then ``b``
+    and ``L`` re-pointed so ``s`` climbs out and ``L/x/s`` no longer names it."""
+    parts = outside_rel.rstrip("/").split("/")
+    ups = parts.index(next(part for part in parts if part != ".."))
+    depth = max(1, ups - 2)
+    xdir = "/".join(["real"] + ["x"] * depth)
+    link_dir = "/".join(["L"] + ["x"] * depth)
+    members = [
+        (_tar_info("real", tarfile.DIRTYPE, mode=0o755), b""),
+        (_tar_info(xdir + "/y", tarfile.DIRTYPE, mode=0o755), b""),
+        (_tar_info("L", tarfile.SYMTYPE, "real", mode=0o777), b""),
+        (_tar_info(xdir + "/b", tarfile.SYMTYPE, "y", mode=0o777), b""),
+        (_tar_info(link_dir + "/s", tarfile.SYMTYPE, "/".join(["b"] + [".."] * ups), mode=0o777), b""),
+        (_tar_info("/".join([xdir, "s"] + parts[ups:] + ["locked"]), tarfile.DIRTYPE, mode=0o777), b""),
+        (_tar_info(xdir + "/b", tarfile.SYMTYPE, "/".join([".."] * (depth + 1)), mode=0o777), b""),
+        (_tar_info("L", tarfile.SYMTYPE, xdir, mode=0o777), b""),
+    ]
+    return members, link_dir + "/s"
+
+
 # ---- zip -------------------------------------------------------------------------------------
 
 def _zip_info(name: str, file_type: int, mode: int = 0o644) -> zipfile.ZipInfo:
@@ -153,6 +176,7 @@ def _kinds(outside_abs: str, outside_rel: str, bomb_size: int) -> Dict[str, _Kin
     rel = outside_rel.rstrip("/")
     pwned = os.path.join(outside_abs, "pwned")
     secret = os.path.join(outside_abs, "secret.txt")
+    alias_members, alias_member = _alias_escape(outside_rel)
     return {
         "tar-dotdot": (".tar.gz", lambda p: _write_tar_gz(p, [(_tar_info(rel + "/pwned", size=3), b"bad")]),
                        rel + "/pwned", (pwned,)),
@@ -165,6 +189,8 @@ def _kinds(outside_abs: str, outside_rel: str, bomb_size: int) -> Dict[str, _Kin
         "tar-symlink-relative": (".tar.gz", lambda p: _write_tar_gz(p, [
             (_tar_info("escape", tarfile.SYMTYPE, rel, mode=0o777), b""),
             (_tar_info("escape/pwned", size=3), b"bad")]), "escape", (pwned,)),
+        # a link that leads out only once links made later are re-pointed, and a 0777 directory through it
+        "tar-link-alias": (".tar.gz", lambda p: _write_tar_gz(p, alias_members), alias_member, ()),
         "tar-hardlink-outside": (".tar.gz", lambda p: _write_tar_gz(p, [
             (_tar_info("secret-link", tarfile.LNKTYPE, secret), b"")]), "secret-link", ()),
         "tar-chardev": (".tar.gz", lambda p: _write_tar_gz(p, [
@@ -188,8 +214,9 @@ KINDS = tuple(_kinds("/x", "../x", 1))
 
 
 def plant_sentinel(directory: str) -> str:
-    """Create ``directory`` with secret.txt: the place hostile members aim at."""
-    os.makedirs(directory, exist_ok=True)
+    """Create ``directory`` with secret.txt and a 0700 directory locked/: the places hostile members aim at."""
+    os.makedirs(os.path.join(directory, "locked"), exist_ok=True)
+    os.chmod(os.path.join(directory, "locked"), 0o700)
     with open(os.path.join(directory, "secret.txt"), "w", encoding="utf-8") as handle:
         handle.write("must stay untouched\n")
     return directory

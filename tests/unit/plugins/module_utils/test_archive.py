@@ -18,6 +18,11 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._archive import (
     extract_archive,
     member_path,
 )
+from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.archive_builders import (
+    alias_escape_members,
+    lstat_tree,
+    write_members,
+)
 
 
 def add_file(tar, name, data=b"x", mode=0o644):
@@ -250,3 +255,131 @@ def test_member_path_rules():
         member_path("/a")
     with pytest.raises(ArchiveError, match="'a/../../b' contains '..'"):
         member_path("a/../../b")
+
+
+# ---- links that lead outside only once later members are in place ----------------------------
+
+@pytest.fixture
+def outside(tmp_path):
+    """A 0700 directory two levels above ``dest``, with a file in it."""
+    path = tmp_path / "outside"
+    path.mkdir()
+    (path / "keep.txt").write_text("keep")
+    path.chmod(0o700)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["tar", "zip"])
+def test_link_made_through_an_alias_and_repointed_later_cannot_reach_outside(tmp_path, dest, outside, kind):
+    src = write_members(tmp_path / ("alias." + kind), alias_escape_members(2, "outside"), kind)
+    before = lstat_tree(tmp_path, skip=dest)
+    with pytest.raises(ArchiveError) as refused:
+        extract_archive(src, str(dest))
+    assert str(refused.value) == (
+        "archive member 'L/x/s' would be written through a link at 'L': expected real directories on its path"
+    )
+    assert stat.S_IMODE(os.lstat(str(outside)).st_mode) == 0o700
+    assert lstat_tree(tmp_path, skip=dest) == before
+
+
+def test_directory_member_under_a_link_is_refused_before_any_mode_is_set(tmp_path, dest, outside):
+    members = alias_escape_members(2, "outside", through_alias=False)
+    src = write_members(tmp_path / "direct.tgz", members)
+    before = lstat_tree(tmp_path, skip=dest)
+    with pytest.raises(ArchiveError) as refused:
+        extract_archive(src, str(dest))
+    assert str(refused.value) == (
+        "archive member 'real/x/s/outside' would be written through a link at 'real/x/s': "
+        "expected real directories on its path"
+    )
+    assert lstat_tree(tmp_path, skip=dest) == before
+
+
+@pytest.mark.parametrize("kind", ["tar", "zip"])
+def test_final_tree_is_judged_naming_the_member_that_made_the_link(tmp_path, dest, outside, kind):
+    members = alias_escape_members(2, "outside", through_alias=False, with_victim=False)
+    src = write_members(tmp_path / ("late." + kind), members, kind)
+    before = lstat_tree(tmp_path, skip=dest)
+    with pytest.raises(ArchiveError) as refused:
+        extract_archive(src, str(dest))
+    assert str(refused.value) == (
+        "archive member 'real/x/s' is a symlink that resolves outside the release once all members are in place"
+    )
+    assert lstat_tree(tmp_path, skip=dest) == before
+
+
+def test_member_through_a_link_inside_the_release_is_refused_too(tmp_path, dest):
+    def build(tar):
+        add_special(tar, "real", tarfile.DIRTYPE)
+        add_special(tar, "L", tarfile.SYMTYPE, linkname="real")
+        add_file(tar, "L/file")
+
+    src = build_tar(tmp_path / "a.tgz", build)
+    with pytest.raises(ArchiveError, match="'L/file' would be written through a link at 'L'"):
+        extract_archive(src, str(dest))
+    assert os.listdir(str(dest / "real")) == []
+
+
+def test_member_under_a_file_is_refused_naming_both(tmp_path, dest):
+    src = build_tar(tmp_path / "a.tgz", lambda t: (add_file(t, "f"), add_file(t, "f/g")))
+    with pytest.raises(ArchiveError, match="archive member 'f/g' needs 'f' to be a directory, but an earlier member made it a file"):
+        extract_archive(src, str(dest))
+
+
+def test_loop_of_links_is_refused(tmp_path, dest):
+    def build(tar):
+        add_special(tar, "a", tarfile.SYMTYPE, linkname="b")
+        add_special(tar, "b", tarfile.SYMTYPE, linkname="a")
+
+    src = build_tar(tmp_path / "a.tgz", build)
+    with pytest.raises(ArchiveError, match="'b' is a symlink to 'a', which never resolves: a loop of links"):
+        extract_archive(src, str(dest))
+
+
+def test_hardlink_reached_through_a_link_links_the_real_file(tmp_path, dest):
+    def build(tar):
+        add_file(tar, "real/data", b"payload", mode=0o640)
+        add_special(tar, "L", tarfile.SYMTYPE, linkname="real")
+        add_special(tar, "copy", tarfile.LNKTYPE, linkname="L/data")
+        add_special(tar, "link-to-link", tarfile.LNKTYPE, linkname="L")
+
+    src = build_tar(tmp_path / "a.tgz", build)
+    with pytest.raises(ArchiveError, match="'link-to-link' is a hardlink to 'L': expected an earlier regular file"):
+        extract_archive(src, str(dest))
+    assert os.lstat(str(dest / "copy")).st_ino == os.lstat(str(dest / "real" / "data")).st_ino
+
+
+def test_file_replacing_a_hardlink_does_not_write_into_the_other_name(tmp_path, dest):
+    def build(tar):
+        add_file(tar, "a", b"first")
+        add_special(tar, "b", tarfile.LNKTYPE, linkname="a")
+        add_file(tar, "b", b"second")
+        add_special(tar, "a", tarfile.LNKTYPE, linkname="a")  # to itself: stays as it is
+
+    extract_archive(build_tar(tmp_path / "a.tgz", build), str(dest))
+    assert (dest / "a").read_bytes() == b"first" and (dest / "b").read_bytes() == b"second"
+
+
+def test_tar_mtimes_and_read_only_directory_modes_are_applied_at_the_end(tmp_path, dest):
+    def build(tar):
+        add_special(tar, "ro", tarfile.DIRTYPE, mode=0o555)
+        info = tarfile.TarInfo("ro/file")
+        info.size, info.mode, info.mtime = 2, 0o644, 1234567890
+        tar.addfile(info, io.BytesIO(b"ok"))
+
+    extract_archive(build_tar(tmp_path / "a.tgz", build), str(dest))
+    assert stat.S_IMODE(os.lstat(str(dest / "ro")).st_mode) == 0o555
+    assert os.lstat(str(dest / "ro" / "file")).st_mtime == 1234567890
+
+
+def test_extracts_from_an_open_file_read_from_its_start(tmp_path, dest):
+    src = build_tar(tmp_path / "a.tgz", lambda t: add_file(t, "app.txt", b"from the open file"))
+    with open(src, "rb") as handle:
+        handle.read(10)
+        assert archive_format(handle, "a.tgz") == "tar"
+        extract_archive(handle, str(dest), name="a.tgz")
+    assert (dest / "app.txt").read_bytes() == b"from the open file"
+    with open(src, "rb") as handle:
+        data = io.BytesIO(handle.read()[:50])
+    with pytest.raises(ArchiveError, match="cannot read archive release.tgz"):
+        extract_archive(data, str(dest), name="release.tgz")

@@ -10,11 +10,16 @@ import io
 import json
 import os
 import re
+import shutil
+import subprocess
+import sys
 import tarfile
+import tempfile
+import time
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils import _archive
+from ansible_collections.lastmile.deploy.plugins.module_utils import _archive, _release
 from ansible_collections.lastmile.deploy.plugins.module_utils._release_fs import MARKER_NAME
 from ansible_collections.lastmile.deploy.plugins.module_utils._release import (
     ReleaseError,
@@ -230,3 +235,203 @@ def test_releases_are_ordered_by_unpack_time_not_name(root, v1):
         unpack(root, version, v1)
     os.makedirs(os.path.join(root, "releases", ".tmp-junk-123"))
     assert releases(root) == ["10", "9", "1.0-b"]
+
+
+# ---- the bytes unpacked are the bytes verified --------------------------------------------------
+
+def rewrite(path, with_file, how):
+    """Give ``path`` the content of ``with_file``: written into the same file, or a new file renamed over it."""
+    if how == "in place":
+        shutil.copyfile(with_file, path)
+    else:
+        shutil.copyfile(with_file, path + ".new")
+        os.replace(path + ".new", path)
+
+
+@pytest.mark.parametrize("how", ["in place", "renamed over"])
+def test_src_rewritten_after_its_checksum_is_not_what_gets_unpacked(root, v1, tmp_path, monkeypatch, how):
+    verified = sha256(v1)
+    swapped = make_tar(tmp_path / "swapped.tgz", {"bin/app": b"swapped", "evil": b"not verified"})
+    real_extract = _release.extract_archive
+
+    def rewrite_then_extract(*args, **kwargs):
+        rewrite(v1, swapped, how)
+        return real_extract(*args, **kwargs)
+
+    monkeypatch.setattr(_release, "extract_archive", rewrite_then_extract)
+    result = unpack(root, "1.0", v1, checksum=verified)
+    release = os.path.join(root, "releases", "1.0")
+    assert result["after"]["checksum"] == verified
+    assert open(os.path.join(release, "bin", "app")).read() == "one"
+    assert not os.path.lexists(os.path.join(release, "evil"))
+    assert json.load(open(os.path.join(release, MARKER_NAME)))["checksum"] == verified
+
+
+def test_src_changed_between_the_decision_and_the_copy_is_refused(root, v1, tmp_path, monkeypatch):
+    unpack(root, "1.0", v1)
+    other = make_tar(tmp_path / "other.tgz", {"bin/app": b"two"})
+    third = make_tar(tmp_path / "third.tgz", {"bin/app": b"three"})
+    decided, changed = sha256(other), sha256(third)
+    real_checksum = _release.archive_checksum
+
+    def checksum_then_rewrite(src, expected=None):
+        digest = real_checksum(src, expected)
+        rewrite(src, third, "in place")
+        return digest
+
+    monkeypatch.setattr(_release, "archive_checksum", checksum_then_rewrite)
+    before = listing(root)
+    with pytest.raises(ReleaseError) as refused:
+        unpack(root, "1.0", other, force=True)
+    assert str(refused.value) == (
+        "%s changed while it was being read: it had checksum %s, then %s; nothing was unpacked"
+        % (other, decided, changed)
+    )
+    assert listing(root) == before
+    assert open(os.path.join(root, "releases", "1.0", "bin", "app")).read() == "one"
+
+
+class FillsUp:
+    """A file that takes ``room`` bytes, then fails with ENOSPC like a full disk."""
+
+    def __init__(self, real, room):
+        self.real, self.room = real, room
+
+    def write(self, data):
+        if len(data) > self.room:
+            self.real.write(data[:self.room])
+            self.room = 0
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.room -= len(data)
+        return self.real.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_disk_full_while_copying_the_archive_ends_clean(root, tmp_path, v1, monkeypatch):
+    unpack(root, "1.0", v1)
+    switch_current(root, "1.0")
+    big = make_tar(tmp_path / "big.tgz", {"data": os.urandom(4096)})
+    copies = []
+    real_temporary_file = tempfile.TemporaryFile
+
+    def small_disk(*args, **kwargs):
+        copies.append(FillsUp(real_temporary_file(*args, **kwargs), room=1000))
+        return copies[-1]
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", small_disk)
+    before = listing(tmp_path)
+    with pytest.raises(ReleaseError) as failed:
+        unpack(root, "2.0", big)
+    releases_dir = os.path.join(root, "releases")
+    expected = r"cannot unpack %s into %s: No space left on device \(\d+ bytes and \d+ inodes free in %s once the " \
+        r"partial release was removed\)$" % (re.escape(big), re.escape(os.path.join(releases_dir, "2.0")), re.escape(releases_dir))
+    assert re.match(expected, str(failed.value)), failed.value
+    assert len(copies) == 1 and copies[0].real.closed
+    assert listing(tmp_path) == before
+    assert os.readlink(os.path.join(root, "current")) == "releases/1.0"
+
+
+def test_check_mode_only_hashes(root, v1, monkeypatch):
+    def no_copy(*args, **kwargs):
+        raise AssertionError("check mode copied the archive")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", no_copy)
+    tree = ReleaseRoot(root, check_mode=True)
+    assert tree.unpack("1.0", v1, checksum=sha256(v1))["after"]["checksum"] == sha256(v1)
+    with pytest.raises(ReleaseError, match="checksum mismatch"):
+        tree.unpack("2.0", v1, checksum="sha256:" + "0" * 64)
+    assert not os.path.exists(root)
+
+
+def test_src_that_is_not_a_regular_file_is_refused_before_anything_changes(root, tmp_path):
+    os.mkfifo(str(tmp_path / "pipe.tgz"))
+    with pytest.raises(ReleaseError, match="pipe.tgz is not a file on the managed host"):
+        unpack(root, "1.0", str(tmp_path / "pipe.tgz"))
+    assert not os.path.exists(root)
+
+
+# ---- what interrupted runs leave in releases/ -----------------------------------------------------
+
+UNPACK_THEN_HANG = """
+import sys, time
+from ansible_collections.lastmile.deploy.plugins.module_utils import _release
+root, src, ready = sys.argv[1:4]
+real_extract = _release.extract_archive
+
+def extract_then_hang(*args, **kwargs):
+    stats = real_extract(*args, **kwargs)
+    open(ready, "w").close()
+    time.sleep(600)
+    return stats
+
+_release.extract_archive = extract_then_hang
+_release.ReleaseRoot(root).unpack("2.0", src)
+"""
+
+
+def hidden(root):
+    return sorted(name for name in os.listdir(os.path.join(root, "releases")) if name.startswith("."))
+
+
+def collections_path():
+    """The directory holding ``ansible_collections`` this test imports the collection from."""
+    path = os.path.abspath(_release.__file__)
+    for _level in range(6):
+        path = os.path.dirname(path)
+    return path
+
+
+def plant_leftover(root, name):
+    path = os.path.join(root, "releases", name)
+    os.makedirs(os.path.join(path, "read-only", "deep"))
+    with open(os.path.join(path, "read-only", "file"), "w") as handle:
+        handle.write("left behind")
+    os.symlink("/", os.path.join(path, "read-only", "to-root"))
+    os.chmod(os.path.join(path, "read-only"), 0o500)
+    return path
+
+
+def test_leftovers_of_a_killed_unpack_are_pruned_but_never_a_live_one(root, v1, tmp_path):
+    unpack(root, "1.0", v1)
+    switch_current(root, "1.0")
+    plant_leftover(root, ".old-0.9-0123abcd")
+    for keep in (".tmp-junk-123", ".tmp-bad version-0123abcd", ".keep"):
+        open(os.path.join(root, "releases", keep), "w").close()
+    v2 = make_tar(tmp_path / "v2.tgz", {"bin/app": b"two"})
+    ready = str(tmp_path / "ready")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([collections_path()] + sys.path))
+    child = subprocess.Popen([sys.executable, "-c", UNPACK_THEN_HANG, root, v2, ready], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not os.path.exists(ready):
+            assert child.poll() is None, "the unpack ended early with %s" % child.returncode
+            assert time.monotonic() < deadline, "the unpack never got to its extracted tree"
+            time.sleep(0.05)
+        live = [name for name in hidden(root) if name.startswith(".tmp-2.0-")]
+        assert len(live) == 1
+        before = hidden(root)
+        assert ReleaseRoot(root).record("1.0", "succeeded", keep=1) == (True, [])
+        assert hidden(root) == before  # an unpack is under way: nothing is taken
+    finally:
+        child.kill()
+        child.wait()
+    tree = ReleaseRoot(root)
+    assert tree.prune(1) == []
+    assert hidden(root) == [".keep", ".tmp-bad version-0123abcd", ".tmp-junk-123"]
+    assert tree.removed_leftovers == sorted([".old-0.9-0123abcd"] + live)
+    assert releases(root) == ["1.0"]
+
+
+def test_prune_removes_leftovers_whatever_keep_is_and_not_in_check_mode(root, v1):
+    unpack(root, "1.0", v1)
+    switch_current(root, "1.0")
+    for name in (".tmp-1.1-0123abcd", ".rm-0.8-89abcdef", ".old-1.0-rc.1-deadbeef"):
+        plant_leftover(root, name)
+    check = ReleaseRoot(root, check_mode=True)
+    assert check.record("1.0", "succeeded", keep=0) == (True, [])
+    assert len(hidden(root)) == 3
+    assert ReleaseRoot(root).record("1.0", "succeeded", keep=0) == (True, [])
+    assert hidden(root) == []
+    assert releases(root) == ["1.0"]
