@@ -10,6 +10,11 @@ HAProxy answered 502/503 itself, counted in no status class), out of responses p
 requests. Each active probe is one more request, a failed probe (5xx or no HTTP response) one
 more error. min_requests applies to the same total: requests, failed requests and probes.
 The response-time check uses HAProxy's figures only; probe latencies go to the Mann-Whitney test.
+
+When the stable group served fewer than min_requests in the window (it takes no traffic at a
+canary's 100 % step) and a baseline is given - stable figures observed earlier, with at least
+min_requests requests - the canary is judged against the baseline instead, and every sentence
+that names the stable side says so.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Dict, List, Optional, Sequence
 from ansible_collections.lastmile.deploy.plugins.module_utils._http_probe import nearest_rank
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
+WINDOW, BASELINE = "window", "baseline"
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx", "other")
 
 
@@ -118,6 +124,76 @@ class GroupFigures:
 
 
 @dataclasses.dataclass
+class Baseline:
+    """Stable figures observed earlier, and where they came from (for instance 'step 2 at 50%')."""
+
+    figures: GroupFigures
+    label: str = ""
+
+    @property
+    def name(self) -> str:
+        """How the verdict's sentences call this side."""
+        return "earlier stable figures (%s)" % self.label if self.label else "earlier stable figures"
+
+    @property
+    def seen(self) -> int:
+        return self.figures.requests + self.figures.failed_requests
+
+    def as_dict(self) -> dict:
+        return dict(self.figures.as_dict(), label=self.label)
+
+
+_BASELINE_COUNTS = ("requests", "responses", "responses_2xx", "responses_3xx", "responses_4xx", "responses_5xx",
+                    "responses_other", "failed_requests")
+_BASELINE_REQUIRED = ("requests", "responses", "responses_5xx", "failed_requests")
+
+
+def baseline_from_dict(data: object) -> Baseline:
+    """A Baseline from a dict shaped like the module's returned C(stable) figures, plus an optional label.
+
+    error_rate, when present, is ignored and worked out again from the counts.
+    """
+    if not isinstance(data, dict):
+        raise AnalysisError("baseline is %r; expected a dict of stable figures such as an earlier result's 'stable'"
+                            % (data,))
+    known = [field.name for field in dataclasses.fields(GroupFigures)] + ["label"]
+    unknown = sorted(str(key) for key in data if key not in known)
+    if unknown:
+        raise AnalysisError("baseline has unknown key %s; expected keys among %s"
+                            % (", ".join(repr(key) for key in unknown), ", ".join(known)))
+    missing = [key for key in _BASELINE_REQUIRED if key not in data]
+    if missing:
+        raise AnalysisError("baseline lacks %s; expected at least %s" % (", ".join(missing), ", ".join(_BASELINE_REQUIRED)))
+    counts = {}
+    for key in _BASELINE_COUNTS:
+        value = data.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise AnalysisError("baseline %s is %r; expected a whole number >= 0" % (key, value))
+        counts[key] = value
+    if counts["responses_5xx"] > counts["responses"]:
+        raise AnalysisError("baseline responses_5xx is %d, more than its responses %d; expected at most responses"
+                            % (counts["responses_5xx"], counts["responses"]))
+    response_time = data.get("response_time_ms")
+    if response_time is not None and (isinstance(response_time, bool) or not isinstance(response_time, (int, float))
+                                      or not math.isfinite(response_time) or response_time < 0):
+        raise AnalysisError("baseline response_time_ms is %r; expected null or a number of milliseconds >= 0"
+                            % (response_time,))
+    label = data.get("label", "")
+    if not isinstance(label, str):
+        raise AnalysisError("baseline label is %r; expected a string saying where the figures came from" % (label,))
+    servers = data.get("servers", [])
+    if not isinstance(servers, list) or not all(isinstance(name, str) for name in servers):
+        raise AnalysisError("baseline servers is %r; expected a list of server names" % (servers,))
+    errors = counts["responses_5xx"] + counts["failed_requests"]
+    return Baseline(GroupFigures(
+        servers=list(servers),
+        error_rate=_ratio(errors, counts["responses"] + counts["failed_requests"], 6),
+        response_time_ms=None if response_time is None else float(response_time),
+        **counts
+    ), label)
+
+
+@dataclasses.dataclass
 class ProbeSample:
     """One active probe: status and latency are None when no HTTP response came."""
 
@@ -166,6 +242,7 @@ class Analysis:
     verdict: str
     reasons: List[str]
     mann_whitney: Optional[MannWhitney] = None
+    stable_source: str = WINDOW
 
 
 _SUMMED = ("requests", "connection_errors", "response_errors") + tuple("responses_" + name for name in STATUS_CLASSES)
@@ -261,33 +338,49 @@ def analyse(
     thresholds: Thresholds,
     canary_probes: Optional[ProbeFigures] = None,
     stable_probes: Optional[ProbeFigures] = None,
+    baseline: Optional[Baseline] = None,
 ) -> Analysis:
-    """Inconclusive when a group saw too few requests; fail when any check fails; else pass."""
+    """Inconclusive when a group saw too few requests; fail when any check fails; else pass.
+
+    The stable side is the window's stable figures, or `baseline` when the stable group served
+    fewer than min_requests in the window and the baseline has at least min_requests; the first
+    reason then says so. Probe latencies of both groups still go to the Mann-Whitney test.
+    """
     limits = thresholds.validate()
-    shortfalls = []
-    for label, figures, probes in (("canary", canary, canary_probes), ("stable", stable, stable_probes)):
-        seen = figures.requests + figures.failed_requests + (probes.count if probes else 0)
-        if seen < limits.min_requests:
-            parts = [(figures.requests, "answered"), (figures.failed_requests, "failed"),
-                     (probes.count if probes else 0, "probes")]
-            parts = ["%d %s" % part for part in parts if part[0]]
-            detail = " (%s)" % " + ".join(parts) if parts and (probes or figures.failed_requests) else ""
-            shortfalls.append(
-                "%s served %d requests%s in the window, fewer than min_requests %d"
-                % (label, seen, detail, limits.min_requests)
-            )
+    canary_short = _shortfall("canary", canary, canary_probes, limits)
+    stable_short = _shortfall("stable", stable, stable_probes, limits)
     test = _latency_test(canary_probes, stable_probes, limits)
+    source, judged, judged_probes, stable_name, notes = WINDOW, stable, stable_probes, "stable", []
+    if stable_short and baseline is not None:
+        if baseline.seen >= limits.min_requests:
+            source, judged, judged_probes, stable_name = BASELINE, baseline.figures, None, baseline.name
+            notes.append("%s: the canary is judged against the %s, %d requests" % (stable_short, baseline.name, baseline.seen))
+            stable_short = ""
+        else:
+            stable_short += ", and the %s have %d, fewer as well" % (baseline.name, baseline.seen)
+    shortfalls = [text for text in (canary_short, stable_short) if text]
     if shortfalls:
-        return Analysis(INCONCLUSIVE, shortfalls, test)
+        return Analysis(INCONCLUSIVE, notes + shortfalls, test, source)
     failed, passed = [], []
-    for ok, sentence in _error_checks(canary, stable, canary_probes, stable_probes, limits):
+    for ok, sentence in _error_checks(canary, judged, canary_probes, judged_probes, stable_name, limits):
         (passed if ok else failed).append(sentence)
-    for ok, sentence in _latency_checks(canary, stable, canary_probes, stable_probes, test, limits):
+    for ok, sentence in _latency_checks(canary, judged, canary_probes, stable_probes, test, stable_name, limits):
         (passed if ok else failed).append(sentence)
-    return Analysis(FAIL, failed, test) if failed else Analysis(PASS, passed, test)
+    return Analysis(FAIL, notes + failed, test, source) if failed else Analysis(PASS, notes + passed, test, source)
 
 
-def _error_checks(canary, stable, canary_probes, stable_probes, limits) -> list:
+def _shortfall(label, figures, probes, limits) -> str:
+    """The sentence saying a group served fewer than min_requests in the window, or ''."""
+    seen = figures.requests + figures.failed_requests + (probes.count if probes else 0)
+    if seen >= limits.min_requests:
+        return ""
+    parts = [(figures.requests, "answered"), (figures.failed_requests, "failed"), (probes.count if probes else 0, "probes")]
+    parts = ["%d %s" % part for part in parts if part[0]]
+    detail = " (%s)" % " + ".join(parts) if parts and (probes or figures.failed_requests) else ""
+    return "%s served %d requests%s in the window, fewer than min_requests %d" % (label, seen, detail, limits.min_requests)
+
+
+def _error_checks(canary, stable, canary_probes, stable_probes, stable_name, limits) -> list:
     canary_errors, canary_total = _errors(canary, canary_probes)
     stable_errors, stable_total = _errors(stable, stable_probes)
     canary_rate, stable_rate = _ratio(canary_errors, canary_total), _ratio(stable_errors, stable_total)
@@ -297,31 +390,34 @@ def _error_checks(canary, stable, canary_probes, stable_probes, limits) -> list:
         return [(True, "canary error rate not checked: no response in the window")]
     checks = [(
         canary_rate <= limits.max_error_rate,
-        "canary error rate %s %s max_error_rate %g; stable %s"
-        % (canary_text, "<=" if canary_rate <= limits.max_error_rate else ">", limits.max_error_rate, stable_text),
+        "canary error rate %s %s max_error_rate %g; %s %s"
+        % (canary_text, "<=" if canary_rate <= limits.max_error_rate else ">", limits.max_error_rate,
+           stable_name, stable_text),
     )]
     if stable_rate is None:
-        checks.append((True, "error rate increase not checked: no stable response in the window"))
+        checks.append((True, "error rate increase not checked: no stable response in the window" if stable_name == "stable"
+                       else "error rate increase not checked: the %s hold no response" % stable_name))
     else:
         increase = canary_rate - stable_rate
         # Rounded so that float noise (0.0105 - 0.0055 = 0.005000000000000001) does not fail a check.
         ok = round(increase, 12) <= limits.max_error_rate_increase
         checks.append((
             ok,
-            "canary error rate %s - stable %s = %s %s max_error_rate_increase %g"
-            % (canary_text, stable_text, _fmt_rate(increase), "<=" if ok else ">", limits.max_error_rate_increase),
+            "canary error rate %s - %s %s = %s %s max_error_rate_increase %g"
+            % (canary_text, stable_name, stable_text, _fmt_rate(increase), "<=" if ok else ">",
+               limits.max_error_rate_increase),
         ))
     return checks
 
 
-def _latency_checks(canary, stable, canary_probes, stable_probes, test, limits) -> list:
+def _latency_checks(canary, stable, canary_probes, stable_probes, test, stable_name, limits) -> list:
     checks = []
     if canary.response_time_ms is None or stable.response_time_ms is None:
         checks.append((True, "response time not compared: a group served no request through HAProxy"))
     else:
         checks.append(_slower_check(
             "canary response time %.1f ms" % canary.response_time_ms, canary.response_time_ms,
-            "stable %.1f ms" % stable.response_time_ms, stable.response_time_ms, limits,
+            "%s %.1f ms" % (stable_name, stable.response_time_ms), stable.response_time_ms, limits,
         ))
     if test is not None:
         significant = test.p_value < limits.alpha

@@ -9,13 +9,17 @@ when the task runs on the controller (plugins/plugin_utils/_controller_module.py
 from __future__ import annotations
 
 import dataclasses
+from typing import Optional
 
 from ansible_collections.lastmile.deploy.plugins.module_utils._analysis import (
+    BASELINE,
     FAIL,
     INCONCLUSIVE,
     AnalysisError,
+    Baseline,
     Thresholds,
     analyse,
+    baseline_from_dict,
     group_figures,
     probe_figures,
 )
@@ -53,17 +57,24 @@ ARGUMENT_SPEC = dict(
     min_probe_samples=dict(type="int", default=20),
     alpha=dict(type="float", default=0.05),
     fail_on_inconclusive=dict(type="bool", default=False),
+    baseline=dict(type="dict"),
     on_fail_weights=dict(type="dict"),
     on_fail_drain=dict(type="list", elements="str", default=[]),
 )
 
 
-def run(params: dict) -> dict:
-    """Observe the window and judge it; the result holds the verdict and every figure."""
+def checked_options(params: dict) -> tuple:
+    """(thresholds, baseline or None), or raise AnalysisError naming the first bad value."""
     thresholds = Thresholds(**{name: params[name] for name in THRESHOLDS}).validate()
+    return thresholds, baseline_from_dict(params["baseline"]) if params["baseline"] is not None else None
+
+
+def run(params: dict, thresholds: Thresholds, baseline: Optional[Baseline]) -> dict:
+    """Observe the window and judge it; the result holds the verdict and every figure."""
     haproxy = HAProxy(params["socket"])
     backend = params["backend"]
-    canary, stable = select_groups(backend, haproxy.servers(backend), params["canary"], params["stable"])
+    canary, stable = select_groups(backend, haproxy.servers(backend), params["canary"], params["stable"],
+                                   stable_may_be_empty=baseline is not None)
     window = observe(
         haproxy, backend, canary + stable, params["interval"],
         canary_urls=params["canary_urls"], stable_urls=params["stable_urls"],
@@ -73,7 +84,7 @@ def run(params: dict) -> dict:
     stable_figures = group_figures(stable, window.before, window.after)
     canary_probes = probe_figures(window.canary_probes) if window.canary_probes is not None else None
     stable_probes = probe_figures(window.stable_probes) if window.stable_probes is not None else None
-    analysis = analyse(canary_figures, stable_figures, thresholds, canary_probes, stable_probes)
+    analysis = analyse(canary_figures, stable_figures, thresholds, canary_probes, stable_probes, baseline)
     result = dict(
         changed=False,
         verdict=analysis.verdict,
@@ -81,7 +92,10 @@ def run(params: dict) -> dict:
         window_s=window.window_s,
         canary=canary_figures.as_dict(),
         stable=stable_figures.as_dict(),
+        stable_source=analysis.stable_source,
     )
+    if analysis.stable_source == BASELINE:
+        result["baseline"] = baseline.as_dict()
     if canary_probes is not None or stable_probes is not None:
         result["probes"] = dict(
             canary=canary_probes.as_dict() if canary_probes else None,
@@ -101,11 +115,21 @@ def judge_step(params: dict, check_mode: bool) -> dict:
         return dict(result, failed=True, msg=msg)
 
     try:
-        result = run(params)
+        thresholds, baseline = checked_options(params)
+    except AnalysisError as exc:
+        # bad options: nothing was read, so nothing is moved either
+        return dict(failed=True, changed=False, msg=str(exc))
+    try:
+        result = run(params, thresholds, baseline)
     except (HAProxyError, WindowError, AnalysisError) as exc:
         return failed(str(exc), changed=False)
-    groups = "canary %s vs stable %s over %.1fs" % (
-        ", ".join(result["canary"]["servers"]), ", ".join(result["stable"]["servers"]), result["window_s"])
+    canary = ", ".join(result["canary"]["servers"])
+    if result["stable_source"] == BASELINE:
+        label = result["baseline"]["label"]
+        groups = "canary %s over %.1fs vs the earlier stable figures%s" % (
+            canary, result["window_s"], " (%s)" % label if label else "")
+    else:
+        groups = "canary %s vs stable %s over %.1fs" % (canary, ", ".join(result["stable"]["servers"]), result["window_s"])
     if result["verdict"] == FAIL:
         return failed("canary analysis of backend '%s' failed (%s): %s"
                       % (params["backend"], groups, "; ".join(result["reasons"])), **result)

@@ -39,8 +39,12 @@ class Window:
     stable_probes: Optional[List[ProbeSample]] = None
 
 
-def select_groups(backend: str, servers: dict, canary: Sequence[str], stable: Optional[Sequence[str]]) -> tuple:
-    """(canary, stable) server names; stable defaults to every other server with weight > 0 not in maint."""
+def select_groups(backend: str, servers: dict, canary: Sequence[str], stable: Optional[Sequence[str]],
+                  stable_may_be_empty: bool = False) -> tuple:
+    """(canary, stable) server names; stable defaults to every other server with weight > 0 not in maint.
+
+    An empty stable group is an error unless `stable_may_be_empty` (the stable side then comes from a baseline).
+    """
     canary = list(dict.fromkeys(canary))
     if not canary:
         raise WindowError("canary names no server; expected at least one server of backend '%s'" % backend)
@@ -50,13 +54,13 @@ def select_groups(backend: str, servers: dict, canary: Sequence[str], stable: Op
             name for name, server in servers.items()
             if name not in canary and server.weight > 0 and server.admin != "maint"
         ]
-        if not stable:
+        if not stable and not stable_may_be_empty:
             raise WindowError(
                 "backend '%s' has no stable server: every server other than %s has weight 0 or is in "
-                "maintenance; name the stable servers in 'stable'" % (backend, ", ".join(canary))
+                "maintenance; name the stable servers in 'stable', or give a 'baseline'" % (backend, ", ".join(canary))
             )
     stable = list(dict.fromkeys(stable))
-    if not stable:
+    if not stable and not stable_may_be_empty:
         raise WindowError("stable names no server; expected at least one server of backend '%s'" % backend)
     both = [name for name in canary if name in stable]
     if both:

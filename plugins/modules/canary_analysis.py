@@ -34,6 +34,14 @@ description:
     tend to be higher; the check fails when its p-value is below O(alpha) and the canary median
     probe latency exceeds O(max_latency_ratio) times the stable median and O(latency_floor_ms),
     so that a significant but tiny difference does not fail a release.
+  - "Judging against earlier figures: when the stable group served fewer than O(min_requests) requests in the
+    window - at a canary's 100 % step the stable servers take no traffic at all - and O(baseline) holds stable
+    figures observed earlier with at least O(min_requests) requests, the canary is judged against O(baseline)
+    instead: the same error and response-time checks, with the baseline's error rate and response time in place
+    of the window's stable ones (stable probes of the window still go to the Mann-Whitney test, not to the
+    error checks). The first reason says so, every sentence that names the stable side calls it
+    C(earlier stable figures) followed by the baseline's label, and RV(stable_source) is V(baseline). A baseline that is itself short of
+    O(min_requests) does not count: the verdict stays V(inconclusive), saying so."
   - Only reads HAProxy and sends GET requests; C(changed) is always false.
 version_added: 0.2.0
 author:
@@ -75,6 +83,7 @@ options:
       - Servers of O(backend) to compare with.
       - Defaults to every other server of the backend that has a weight above 0 and is not in
         maintenance at the start.
+      - May be empty (given as V([]), or none left by the default) only when O(baseline) is given.
     type: list
     elements: str
   interval:
@@ -136,6 +145,18 @@ options:
     description: Fail the task on an V(inconclusive) verdict instead of returning it.
     type: bool
     default: false
+  baseline:
+    description:
+      - Stable figures observed earlier, to judge the canary against when the stable group serves fewer than
+        O(min_requests) requests in the window (see the description). Usually RV(stable) of an earlier run of
+        this module, at a step where the stable servers still took traffic, with a C(label) added.
+      - "Keys: C(requests), C(responses), C(responses_5xx), C(failed_requests) (required whole numbers >= 0);
+        C(response_time_ms) (milliseconds, or null: the response-time check is then skipped);
+        C(responses_2xx), C(responses_3xx), C(responses_4xx), C(responses_other), C(servers), C(error_rate)
+        (optional; C(error_rate) is worked out again from the counts); C(label), a few words saying where the
+        figures came from, such as C(step 2 at 50%), used in the reasons. Any other key is an error."
+      - Checked before HAProxy is read; ignored while the window's stable figures are enough.
+    type: dict
   on_fail_weights:
     description:
       - Weights (server name to 0-256) to set in the same process when the step fails - a V(fail)
@@ -153,6 +174,8 @@ notes:
   - Redirects are not followed by probes; a 3xx is recorded as the probe's status.
   - Probes do not use proxies from the environment.
   - If HAProxy reloads during the window its counters restart and the module fails saying so.
+  - A baseline comes from another window, under another share of the traffic. The canary at 100 % carries
+    more load per server than the stable servers did then, and the response-time check sees that too.
 seealso:
   - module: lastmile.deploy.haproxy_server
   - module: lastmile.deploy.haproxy_info
@@ -184,6 +207,16 @@ EXAMPLES = r"""
 - name: Show what decided it
   ansible.builtin.debug:
     var: canary_result.reasons
+
+- name: All traffic on the canary; judge it against the stable figures of the step before
+  lastmile.deploy.canary_analysis:
+    backend: myapp
+    canary: [web1]
+    stable: [web2, web3]
+    interval: 120
+    fail_on_inconclusive: true
+    baseline: "{{ canary_result.stable | combine({'label': 'step 2 at 50%'}) }}"
+  delegate_to: "{{ groups['lb'][0] }}"
 """
 
 RETURN = r"""
@@ -201,6 +234,8 @@ reasons:
   description:
     - The checks behind the verdict with their figures and thresholds. For V(fail) the failed
       checks, for V(inconclusive) the groups short of requests, for V(pass) every check.
+    - When RV(stable_source) is V(baseline), the first reason says that the stable group was short of
+      requests in the window and the canary is judged against the earlier stable figures.
   returned: when the window was observed
   type: list
   elements: str
@@ -235,7 +270,9 @@ canary:
     error_rate: 0.3
     response_time_ms: 14.0
 stable:
-  description: The same figures for the stable servers.
+  description:
+    - The same figures for the stable servers in the window, also when the verdict was judged against O(baseline)
+      (see RV(stable_source)).
   returned: when the window was observed
   type: dict
   sample:
@@ -250,6 +287,33 @@ stable:
     failed_requests: 0
     error_rate: 0.0
     response_time_ms: 11.667
+stable_source:
+  description:
+    - Where the stable side of the verdict came from. V(window) - the stable servers' figures in this window,
+      returned as RV(stable) - or V(baseline) - O(baseline), because the stable group served fewer than
+      O(min_requests) requests in the window; it is returned as RV(baseline).
+  returned: when the window was observed
+  type: str
+  sample: baseline
+baseline:
+  description:
+    - The stable figures the canary was judged against, as given in O(baseline), with C(error_rate) worked out
+      from the counts and C(label) (empty when none was given). RV(stable) still holds the window's own figures.
+  returned: when RV(stable_source) is V(baseline)
+  type: dict
+  sample:
+    servers: [web2, web3]
+    requests: 1200
+    responses: 1200
+    responses_2xx: 1199
+    responses_3xx: 0
+    responses_4xx: 0
+    responses_5xx: 1
+    responses_other: 0
+    failed_requests: 0
+    error_rate: 0.000833
+    response_time_ms: 11.2
+    label: step 2 at 50%
 probes:
   description:
     - Probe figures per group (null for a group without URLs) and the Mann-Whitney test (null when a

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 
@@ -11,11 +12,13 @@ import pytest
 
 from ansible_collections.lastmile.deploy.plugins.module_utils._analysis import (
     AnalysisError,
+    Baseline,
     Counters,
     GroupFigures,
     ProbeSample,
     Thresholds,
     analyse,
+    baseline_from_dict,
     group_figures,
     mann_whitney_greater,
     midranks,
@@ -350,3 +353,153 @@ def test_probes_of_one_group_only_count_for_errors():
     assert result.reasons[0] == (
         "canary error rate 0.000 (0/100) <= max_error_rate 0.01; stable 0.231 (30/130 incl. probes 30/30)"
     )
+
+
+# --- judged against earlier stable figures (a baseline) ------------------------------------------
+
+STEP_2 = "earlier stable figures (step 2 at 50%)"
+
+
+def baseline(requests=400, responses_5xx=0, response_time_ms=10.0, failed=0, label="step 2 at 50%") -> Baseline:
+    return Baseline(figures(requests, responses_5xx, response_time_ms, failed, servers=("s1", "s2")), label)
+
+
+def test_stable_without_traffic_is_judged_against_the_baseline_and_says_so():
+    # the 100 % step: the stable servers take no request, the canary all of them
+    result = analyse(figures(800, 0, 11.0), figures(0), Thresholds(max_error_rate=0.001), baseline=baseline())
+    assert (result.verdict, result.stable_source) == ("pass", "baseline")
+    assert result.reasons == [
+        "stable served 0 requests in the window, fewer than min_requests 20: the canary is judged against the "
+        + STEP_2 + ", 400 requests",
+        "canary error rate 0.000 (0/800) <= max_error_rate 0.001; " + STEP_2 + " 0.000 (0/400)",
+        "canary error rate 0.000 (0/800) - " + STEP_2 + " 0.000 (0/400) = 0.000 <= max_error_rate_increase 0.005",
+        "canary response time 11.0 ms <= max_latency_ratio 1.5 x " + STEP_2 + " 10.0 ms (15.0 ms)",
+    ]
+
+
+def test_canary_errors_at_full_traffic_fail_against_the_baseline():
+    result = analyse(figures(800, 240), figures(0), Thresholds(max_error_rate=0.001), baseline=baseline())
+    assert (result.verdict, result.stable_source) == ("fail", "baseline")
+    assert result.reasons == [
+        "stable served 0 requests in the window, fewer than min_requests 20: the canary is judged against the "
+        + STEP_2 + ", 400 requests",
+        "canary error rate 0.300 (240/800) > max_error_rate 0.001; " + STEP_2 + " 0.000 (0/400)",
+        "canary error rate 0.300 (240/800) - " + STEP_2 + " 0.000 (0/400) = 0.300 > max_error_rate_increase 0.005",
+    ]
+
+
+def test_an_increase_over_the_baseline_fails_alone():
+    result = analyse(figures(1000, 9), figures(0), Thresholds(), baseline=baseline(1000, 1))
+    assert result.verdict == "fail"
+    assert result.reasons[1:] == [
+        "canary error rate 0.00900 (9/1000) - " + STEP_2 + " 0.00100 (1/1000) = 0.00800 > max_error_rate_increase 0.005"
+    ]
+
+
+def test_a_slower_canary_fails_against_the_baseline_response_time():
+    result = analyse(figures(800, 0, 45.0), figures(0), Thresholds(), baseline=baseline(response_time_ms=12.0))
+    assert result.verdict == "fail"
+    assert result.reasons[1:] == [
+        "canary response time 45.0 ms > max_latency_ratio 1.5 x " + STEP_2 + " 12.0 ms (18.0 ms) and > latency_floor_ms 20"
+    ]
+
+
+def test_a_few_stable_requests_in_the_window_are_not_enough_either():
+    # a handful of requests still reach the stable servers right after the shift
+    result = analyse(figures(800), figures(3, 3), Thresholds(), baseline=baseline())
+    assert (result.verdict, result.stable_source) == ("pass", "baseline")
+    assert result.reasons[0].startswith("stable served 3 requests in the window, fewer than min_requests 20: ")
+
+
+def test_enough_stable_requests_in_the_window_win_over_the_baseline():
+    # the baseline would fail the canary on the increase; the window's own stable figures do not
+    result = analyse(figures(1000, 9), figures(1000, 8), Thresholds(), baseline=baseline(1000, 0))
+    assert (result.verdict, result.stable_source) == ("pass", "window")
+    assert not any("earlier" in reason for reason in result.reasons)
+
+
+def test_a_baseline_short_of_min_requests_does_not_count():
+    result = analyse(figures(800), figures(0), Thresholds(), baseline=baseline(12, label="before the first shift"))
+    assert (result.verdict, result.stable_source) == ("inconclusive", "window")
+    assert result.reasons == [
+        "stable served 0 requests in the window, fewer than min_requests 20, and the earlier stable figures "
+        "(before the first shift) have 12, fewer as well"
+    ]
+
+
+def test_a_short_canary_stays_inconclusive_with_a_baseline():
+    result = analyse(figures(4), figures(0), Thresholds(), baseline=baseline())
+    assert (result.verdict, result.stable_source) == ("inconclusive", "baseline")
+    assert result.reasons[1] == "canary served 4 requests in the window, fewer than min_requests 20"
+    assert STEP_2 in result.reasons[0]
+
+
+def test_window_probes_still_feed_the_latency_test_but_not_the_baseline_error_rate():
+    # 25 stable probes in the window: enough for the test (min_probe_samples 20), short of min_requests 30
+    canary = probes([40.0 + index for index in range(25)])
+    stable = probes([10.0 + index % 5 for index in range(25)], errors=5)
+    limits = Thresholds(min_requests=30, max_error_rate=0.2)
+    result = analyse(figures(800), figures(0), limits, canary, stable, baseline())
+    assert result.stable_source == "baseline"
+    assert result.mann_whitney.u == 625.0
+    assert result.verdict == "fail"
+    assert result.reasons[1:] == [
+        "probe latency Mann-Whitney U 625.0, z %.3f, one-sided p 0.0000 < alpha 0.05; canary probe p50 52.0 ms > "
+        "max_latency_ratio 1.5 x stable p50 12.0 ms (18.0 ms) and > latency_floor_ms 20" % result.mann_whitney.z
+    ]
+    passed = analyse(figures(800), figures(0), Thresholds(min_requests=30), probes([5.0] * 25), stable, baseline())
+    assert passed.reasons[1] == "canary error rate 0.000 (0/825 incl. probes 0/25) <= max_error_rate 0.01; " \
+        + STEP_2 + " 0.000 (0/400)"
+
+
+def test_a_baseline_without_label_or_response_time():
+    unlabelled = Baseline(dataclasses.replace(baseline().figures, response_time_ms=None))
+    result = analyse(figures(800, 0, 30.0), figures(0), Thresholds(), baseline=unlabelled)
+    assert result.verdict == "pass"
+    assert result.reasons[0].endswith("judged against the earlier stable figures, 400 requests")
+    assert "response time not compared: a group served no request through HAProxy" in result.reasons
+
+
+def test_baseline_from_the_returned_stable_figures():
+    stable = figures(400, 2, 9.5, failed=1, servers=("web2", "web3"), responses_4xx=7)
+    made = baseline_from_dict(dict(stable.as_dict(), label="step 1 at 10%"))
+    assert made == Baseline(dataclasses.replace(stable, error_rate=round(3 / 401.0, 6)), "step 1 at 10%")
+    assert made.as_dict() == dict(stable.as_dict(), error_rate=round(3 / 401.0, 6), label="step 1 at 10%")
+
+
+def test_baseline_from_the_fewest_keys():
+    made = baseline_from_dict({"requests": 100, "responses": 100, "responses_5xx": 1, "failed_requests": 0})
+    assert made.label == "" and made.name == "earlier stable figures"
+    assert (made.figures.error_rate, made.figures.response_time_ms, made.figures.servers) == (0.01, None, [])
+
+
+@pytest.mark.parametrize("data, expected", [
+    ([1, 2], "baseline is [1, 2]; expected a dict of stable figures such as an earlier result's 'stable'"),
+    ({"requests": 1, "responses": 1, "responses_5xx": 0, "failed_requests": 0, "latency": 3},
+     "baseline has unknown key 'latency'; expected keys among servers, requests, responses, responses_2xx, "
+     "responses_3xx, responses_4xx, responses_5xx, responses_other, failed_requests, error_rate, response_time_ms, label"),
+    ({"requests": 1, "responses": 1},
+     "baseline lacks responses_5xx, failed_requests; expected at least requests, responses, responses_5xx, failed_requests"),
+    ({"requests": -1, "responses": 1, "responses_5xx": 0, "failed_requests": 0},
+     "baseline requests is -1; expected a whole number >= 0"),
+    ({"requests": "400", "responses": 1, "responses_5xx": 0, "failed_requests": 0},
+     "baseline requests is '400'; expected a whole number >= 0"),
+    ({"requests": 4, "responses": 4.0, "responses_5xx": 0, "failed_requests": 0},
+     "baseline responses is 4.0; expected a whole number >= 0"),
+    ({"requests": 4, "responses": 4, "responses_5xx": 0, "failed_requests": True},
+     "baseline failed_requests is True; expected a whole number >= 0"),
+    ({"requests": 4, "responses": 4, "responses_5xx": 5, "failed_requests": 0},
+     "baseline responses_5xx is 5, more than its responses 4; expected at most responses"),
+    ({"requests": 4, "responses": 4, "responses_5xx": 0, "failed_requests": 0, "response_time_ms": float("nan")},
+     "baseline response_time_ms is nan; expected null or a number of milliseconds >= 0"),
+    ({"requests": 4, "responses": 4, "responses_5xx": 0, "failed_requests": 0, "response_time_ms": -2},
+     "baseline response_time_ms is -2; expected null or a number of milliseconds >= 0"),
+    ({"requests": 4, "responses": 4, "responses_5xx": 0, "failed_requests": 0, "label": 2},
+     "baseline label is 2; expected a string saying where the figures came from"),
+    ({"requests": 4, "responses": 4, "responses_5xx": 0, "failed_requests": 0, "servers": "web2"},
+     "baseline servers is 'web2'; expected a list of server names"),
+])
+def test_bad_baselines_are_refused_naming_the_value(data, expected):
+    with pytest.raises(AnalysisError) as error:
+        baseline_from_dict(data)
+    assert str(error.value) == expected

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.lastmile.deploy.plugins.module_utils._analysis import (
+    Baseline,
     Counters,
     ProbeSample,
     Thresholds,
@@ -243,6 +244,66 @@ def test_a_failing_verdict_says_which_check_failed(canary, stable, limits):
     if rate is not None and rate > Fraction(limits.max_error_rate).limit_denominator(10 ** 12) + Fraction(1, 10 ** 9):
         assert any(reason.startswith("canary error rate ") and "max_error_rate %g" % limits.max_error_rate in reason
                    for reason in result.reasons)
+
+
+# --- judged against a baseline ------------------------------------------------------------------------
+
+
+@st.composite
+def short_windows(draw, limits: Thresholds) -> dict:
+    """A stable window with fewer than min_requests requests, as at a 100 % step (mostly none)."""
+    most = max(limits.min_requests - 1, 0)
+    requests = draw(st.just(0) | st.integers(0, most))
+    failed = draw(st.integers(0, most - requests))
+    return {"requests": requests, "errors": draw(st.integers(0, requests)), "failed": failed,
+            "rtime": draw(st.integers(0, 500))}
+
+
+@PROPERTY_SETTINGS
+@given(canary=windows(), earlier=windows(), limits=thresholds.filter(lambda limits: limits.min_requests > 0),
+       label=st.sampled_from(["step 2 at 50%", "before the first shift", ""]), data=st.data())
+def test_judging_against_a_baseline_is_judging_against_those_figures_as_the_window(canary, earlier, limits, label,
+                                                                                   data):
+    stable = data.draw(short_windows(limits))
+    baseline = Baseline(figures("s", earlier), label)
+    result = analyse(figures("c", canary), figures("s", stable), limits, baseline=baseline)
+    if seen(earlier) < limits.min_requests:
+        event("baseline short")
+        assert (result.verdict, result.stable_source) == ("inconclusive", "window")
+        assert any(reason.endswith("have %d, fewer as well" % seen(earlier)) for reason in result.reasons)
+        return
+    as_window = analyse(figures("c", canary), figures("s", earlier), limits)
+    event(as_window.verdict)
+    assert (result.verdict, result.stable_source) == (as_window.verdict, "baseline")
+    assert result.reasons[0].startswith("stable served %d requests" % seen(stable))
+    assert result.reasons[0].endswith("judged against the %s, %d requests" % (baseline.name, seen(earlier)))
+    assert [reason.replace(baseline.name, "stable") for reason in result.reasons[1:]] == as_window.reasons
+
+
+@PROPERTY_SETTINGS
+@given(canary=windows(), stable=windows(), earlier=windows(), limits=thresholds)
+def test_the_baseline_counts_only_when_the_window_is_short_of_stable_requests(canary, stable, earlier, limits):
+    result = analyse(figures("c", canary), figures("s", stable), limits, baseline=Baseline(figures("s", earlier)))
+    used = seen(stable) < limits.min_requests <= seen(earlier)
+    event("baseline" if used else "window")
+    assert result.stable_source == ("baseline" if used else "window")
+    if not used:
+        assert result.verdict == analyse(figures("c", canary), figures("s", stable), limits).verdict
+    too_few = seen(canary) < limits.min_requests or (seen(stable) < limits.min_requests and not used)
+    assert (result.verdict == "inconclusive") == too_few
+
+
+@PROPERTY_SETTINGS
+@given(canary=windows(), earlier=windows(), limits=thresholds)
+def test_a_canary_above_max_error_rate_fails_at_full_traffic_whatever_the_baseline(canary, earlier, limits):
+    assume(limits.min_requests <= min(seen(canary), seen(earlier)) and limits.min_requests > 0)
+    rate = Fraction(canary["errors"] + canary["failed"], seen(canary))
+    assume(rate > Fraction(limits.max_error_rate).limit_denominator(10 ** 12) + Fraction(1, 10 ** 9))
+    result = analyse(figures("c", canary), figures("s", {"requests": 0, "errors": 0, "failed": 0, "rtime": 0}),
+                     limits, baseline=Baseline(figures("s", earlier), "step 2 at 50%"))
+    assert (result.verdict, result.stable_source) == ("fail", "baseline")
+    assert any(reason.startswith("canary error rate ") and "> max_error_rate %g; earlier stable figures (step 2 at 50%%)"
+               % limits.max_error_rate in reason for reason in result.reasons)
 
 
 # --- Mann-Whitney U -----------------------------------------------------------------------------------

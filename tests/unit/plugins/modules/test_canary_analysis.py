@@ -15,6 +15,7 @@ import pytest
 from ansible_collections.lastmile.deploy.plugins.modules import canary_analysis
 from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures import run_module
 from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures.haproxy_lab import HAPROXY_BIN, HAProxyLab
+from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.module_invocation import run_ansible
 
 pytestmark = pytest.mark.skipif(not os.access(HAPROXY_BIN, os.X_OK), reason="%s is not installed" % HAPROXY_BIN)
 
@@ -183,10 +184,12 @@ def test_unknown_servers_are_named_before_any_wait(lab):
     assert "verdict" not in result
 
 
-def test_bad_threshold_is_named(lab):
-    result = run(lab, alpha=1.5, interval=30)
-    assert result["failed"] is True
+def test_bad_threshold_is_named_and_moves_no_traffic(lab):
+    before = lab.state()
+    result = run(lab, alpha=1.5, interval=30, on_fail_weights={"web1": 0}, on_fail_drain=["web1"])
+    assert (result["failed"], result["changed"]) == (True, False)
     assert result["msg"] == "alpha is 1.5; expected a number in (0, 1)"
+    assert "fallback" not in result and lab.state() == before
 
 
 def test_failed_step_sends_traffic_back_to_stable_in_the_same_instant(lab):
@@ -220,3 +223,94 @@ def test_a_passing_step_moves_no_traffic(lab):
         result = run(lab, stable=["web2"], on_fail_weights={"web1": 0}, on_fail_drain=["web1"])
     assert "failed" not in result and "fallback" not in result
     assert lab.state() == before
+
+
+# --- the full-traffic step: judged against earlier stable figures ------------------------------------
+
+def all_traffic_to_the_canary(lab):
+    """The weights of a canary's 100 % step: the stable servers keep running but take no request."""
+    for name in ("web2", "web3"):
+        lab.send("set server app/%s weight 0" % name)
+
+
+def earlier_step(lab):
+    """The stable figures of a step where web2 still took traffic, labelled as the canary role labels them."""
+    with traffic(lab):
+        result = run(lab, stable=["web2"])
+    assert result["verdict"] == "pass" and result["stable_source"] == "window", result.get("msg")
+    return dict(result["stable"], label="step 2 at 50%")
+
+
+def test_without_stable_traffic_the_canary_is_judged_against_the_earlier_figures(lab):
+    baseline = earlier_step(lab)
+    all_traffic_to_the_canary(lab)
+    with traffic(lab) as statuses:
+        result = run(lab, stable=["web2"], baseline=baseline, fail_on_inconclusive=True)
+    assert set(statuses) == {200}
+    assert "failed" not in result, result.get("msg")
+    assert (result["verdict"], result["stable_source"]) == ("pass", "baseline")
+    assert result["stable"]["requests"] < 20 <= result["canary"]["requests"]
+    assert result["baseline"] == dict(baseline, error_rate=0.0)
+    assert result["reasons"][0] == (
+        "stable served %d requests in the window, fewer than min_requests 20: the canary is judged against the "
+        "earlier stable figures (step 2 at 50%%), %d requests" % (result["stable"]["requests"], baseline["requests"]))
+    assert result["reasons"][1] == (
+        "canary error rate 0.000 (0/%d) <= max_error_rate 0.01; earlier stable figures (step 2 at 50%%) 0.000 (0/%d)"
+        % (result["canary"]["responses"], baseline["responses"]))
+    # the same window without the earlier figures: too few stable requests, the step fails as inconclusive
+    with traffic(lab):
+        blind = run(lab, stable=["web2"], fail_on_inconclusive=True)
+    assert (blind["failed"], blind["verdict"], blind["stable_source"]) == (True, "inconclusive", "window")
+    assert "baseline" not in blind
+
+
+def test_a_canary_answering_500_fails_against_the_earlier_figures_and_traffic_goes_back(lab):
+    baseline = earlier_step(lab)
+    canary_behaviour(lab, every=3)
+    all_traffic_to_the_canary(lab)
+    with traffic(lab):
+        result = run(lab, baseline=baseline, fail_on_inconclusive=True,
+                     on_fail_weights={"web1": 0, "web2": 20}, on_fail_drain=["web1"])
+    assert (result["failed"], result["verdict"], result["stable_source"]) == (True, "fail", "baseline")
+    # the default stable group is empty at 100 %: every other server has weight 0 or is in maintenance
+    assert result["stable"]["servers"] == []
+    assert result["msg"].startswith(
+        "canary analysis of backend 'app' failed (canary web1 over %.1fs vs the earlier stable figures "
+        "(step 2 at 50%%)): stable served 0 requests in the window" % result["window_s"])
+    assert "> max_error_rate 0.01; earlier stable figures (step 2 at 50%) 0.000" in result["msg"]
+    assert result["fallback"] == "all traffic sent back to the stable servers"
+    assert lab.state()["web1"] == (0x08, 0) and lab.state()["web2"][1] == 20
+
+
+def test_no_stable_server_with_weight_and_no_baseline_is_named(lab):
+    all_traffic_to_the_canary(lab)
+    result = run(lab, interval=30)
+    assert result["failed"] is True and "verdict" not in result
+    assert result["msg"] == (
+        "backend 'app' has no stable server: every server other than web1 has weight 0 or is in maintenance; "
+        "name the stable servers in 'stable', or give a 'baseline'")
+
+
+def test_a_bad_baseline_is_refused_through_the_cli_before_anything_is_read(lab):
+    before = lab.state()
+    started = time.monotonic()
+    rc, result = run_ansible("canary_analysis", dict(
+        socket=lab.admin_socket, backend="app", canary=["web1"], interval=30, on_fail_weights={"web1": 0},
+        baseline={"requests": 400, "responses": 400, "responses_5xx": 0, "failed_requests": "none"}))
+    assert time.monotonic() - started < 25
+    assert rc != 0
+    assert result["msg"] == "baseline failed_requests is 'none'; expected a whole number >= 0"
+    assert "verdict" not in result and "fallback" not in result and result["changed"] is False
+    assert lab.state() == before
+
+
+def test_the_full_traffic_step_through_the_cli(lab):
+    baseline = earlier_step(lab)
+    all_traffic_to_the_canary(lab)
+    with traffic(lab):
+        rc, result = run_ansible("canary_analysis", dict(
+            socket=lab.admin_socket, backend="app", canary=["web1"], stable=["web2"], interval=WINDOW,
+            baseline=baseline, fail_on_inconclusive=True))
+    assert rc == 0, result.get("msg")
+    assert (result["verdict"], result["stable_source"]) == ("pass", "baseline")
+    assert result["baseline"] == dict(baseline, error_rate=0.0)
