@@ -12,9 +12,12 @@ from typing import Any, Dict, Optional
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._lock import describe
+from ansible_collections.lastmile.deploy.plugins.module_utils._lock import BREAK_ADVICE, IDENTITY_KEYS, describe, holder_id
 
 MODULE = "lastmile.deploy.deploy_lock"
+MACHINE_ID_FILES = ("/etc/machine-id", "/var/lib/dbus/machine-id")
+BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
+PID_NAMESPACE_LINK = "/proc/self/ns/pid"
 
 
 def process_start(pid: int) -> Optional[int]:
@@ -25,6 +28,30 @@ def process_start(pid: int) -> Optional[int]:
             return int(handle.read().rsplit(")", 1)[1].split()[19])
     except (OSError, IndexError, ValueError):
         return None
+
+
+def _first_line(paths) -> Optional[str]:
+    for path in paths:
+        try:
+            with open(path, encoding="ascii", errors="replace") as handle:
+                line = handle.readline().strip()
+        except OSError:
+            continue
+        if line:
+            return line
+    return None
+
+
+def controller_identity() -> Dict[str, Optional[str]]:
+    """What tells this controller from another with the same host name (a container, a CI runner):
+    the machine id, the boot id and the PID namespace process ids are counted in; None where
+    this system cannot tell."""
+    try:
+        pid_namespace: Optional[str] = os.readlink(PID_NAMESPACE_LINK)
+    except OSError:
+        pid_namespace = None
+    return {"machine_id": _first_line(MACHINE_ID_FILES), "boot_id": _first_line((BOOT_ID_FILE,)),
+            "pid_namespace": pid_namespace}
 
 
 def playbook_pid() -> int:
@@ -39,12 +66,24 @@ def this_run() -> Dict[str, Any]:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = str(os.getuid())
-    return {"user": user, "controller": socket.gethostname(), "pid": pid, "pid_start": process_start(pid)}
+    return {"user": user, "controller": socket.gethostname(), "controller_identity": controller_identity(),
+            "pid": pid, "pid_start": process_start(pid)}
+
+
+def same_controller(holder: Dict[str, Any]) -> bool:
+    """True only when the holder recorded this controller's host name and its whole identity: its
+    process id then means the same process here."""
+    if holder.get("controller") != socket.gethostname():
+        return False
+    recorded = holder.get("controller_identity")
+    here = controller_identity()
+    return (isinstance(recorded, dict) and all(here[key] for key in IDENTITY_KEYS)
+            and all(recorded.get(key) == here[key] for key in IDENTITY_KEYS))
 
 
 def is_dead_here(holder: Dict[str, Any]) -> bool:
     """True only when the holder ran on this controller and its process is gone or replaced."""
-    if holder.get("controller") != socket.gethostname():
+    if not same_controller(holder):
         return False
     try:
         pid = int(holder.get("pid"))
@@ -62,9 +101,20 @@ def is_dead_here(holder: Dict[str, Any]) -> bool:
     return holder.get("pid_start") is not None and start is not None and start != holder.get("pid_start")
 
 
+def unproven(holder: Dict[str, Any]) -> Optional[str]:
+    """Why a holder recorded under this controller's host name cannot be judged from here, if so."""
+    if holder.get("controller") != socket.gethostname() or same_controller(holder):
+        return None
+    return ("it ran on a controller named %s like this one, but %s, so whether it still runs cannot be told from here"
+            % (holder.get("controller"), "recorded no machine, boot and PID namespace"
+               if not isinstance(holder.get("controller_identity"), dict)
+               else "on another machine, boot or PID namespace (a container or CI runner)"))
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("root", "state", "purpose", "force", "memory", "read_releases", "read_capacity", "record"))
+    _VALID_ARGS = frozenset(("root", "state", "purpose", "force", "break_holder", "memory", "read_releases",
+                             "read_capacity", "record"))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -73,9 +123,14 @@ class ActionModule(ActionBase):
         outcome = self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
         held = outcome.get("holder") if outcome.get("failed") else None
         if held and args.get("state", "present") == "present" and is_dead_here(held):
-            outcome = self._execute_module(module_name=MODULE, module_args=dict(args, force=True), task_vars=task_vars)
+            # break that run's lock and no other: a run that took it meanwhile is refused by name
+            outcome = self._execute_module(module_name=MODULE, module_args=dict(args, break_holder=holder_id(held)),
+                                           task_vars=task_vars)
             if not outcome.get("failed"):
                 outcome.setdefault("warnings", []).append(
                     "broke the deployment lock of a run that is no longer running: %s" % describe(held))
+        elif held and unproven(held):
+            outcome["msg"] = "deployment lock %s is held by %s; %s: %s" % (
+                outcome.get("path"), describe(held), unproven(held), BREAK_ADVICE)
         result.update(outcome)
         return result

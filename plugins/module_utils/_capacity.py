@@ -17,6 +17,8 @@ from typing import Any, Callable, Dict, List, Tuple
 PROC_MEMINFO = "/proc/meminfo"
 PROC_STAT = "/proc/stat"
 PROC_LOADAVG = "/proc/loadavg"
+# the longest CPU sample a run waits for on each host
+MAX_SAMPLE_SECONDS = 60
 
 
 class CapacityError(Exception):
@@ -133,14 +135,23 @@ def cpu_busy_between(first: Tuple[int, int], second: Tuple[int, int]) -> float:
     return min(100.0, max(0.0, 100.0 * (total - idle) / total))
 
 
+def check_sample_seconds(sample_seconds: float, option: str = "cpu_sample_seconds") -> float:
+    """``sample_seconds`` when it is a time the CPU can be sampled over (above 0, at most
+    MAX_SAMPLE_SECONDS); else CapacityError naming ``option`` and the value."""
+    number = not isinstance(sample_seconds, bool) and isinstance(sample_seconds, (int, float))
+    if not (number and math.isfinite(sample_seconds) and 0 < sample_seconds <= MAX_SAMPLE_SECONDS):
+        raise CapacityError("%s must be a number of seconds greater than 0 and at most %d, got %r"
+                            % (option, MAX_SAMPLE_SECONDS, sample_seconds))
+    return sample_seconds
+
+
 def cpu_busy_percent(
     sample_seconds: float,
     stat_path: str = PROC_STAT,
     sleep: Callable[[float], None] = time.sleep,
 ) -> float:
     """CPU busy percentage over ``sample_seconds``, from two reads of /proc/stat."""
-    if sample_seconds <= 0:
-        raise CapacityError("CPU sample time %r s must be greater than 0" % (sample_seconds,))
+    check_sample_seconds(sample_seconds)
     first = read_cpu_times(stat_path)
     sleep(sample_seconds)
     return cpu_busy_between(first, read_cpu_times(stat_path))

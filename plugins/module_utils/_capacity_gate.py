@@ -11,6 +11,7 @@ from __future__ import annotations
 from ansible_collections.lastmile.deploy.plugins.module_utils._capacity import (
     CapacityError,
     check_capacity,
+    check_sample_seconds,
     judge_capacity,
     report_from_figures,
 )
@@ -32,9 +33,8 @@ def run(params: dict) -> dict:
     thresholds = (params["min_disk_free_percent"], params["max_cpu_percent"], params["max_memory_percent"])
     try:
         if params["figures"]:
-            sample_seconds = params["figures"].get("cpu_sample_seconds", params["cpu_sample_seconds"])
-            if isinstance(sample_seconds, bool) or not isinstance(sample_seconds, (int, float)):
-                raise CapacityError("figures.cpu_sample_seconds must be a number, got %r" % (sample_seconds,))
+            sample_seconds = check_sample_seconds(params["figures"].get("cpu_sample_seconds", params["cpu_sample_seconds"]),
+                                                  "figures.cpu_sample_seconds")
             report = judge_capacity(report_from_figures(params["figures"], params["path"]), *thresholds,
                                     sample_seconds=sample_seconds)
         else:

@@ -11,13 +11,19 @@ short_description: Take or give back the deployment lock of an application on a 
 version_added: 0.3.0
 description:
   - Keeps two runs of lastmile.deploy from changing the same application on the same host at once.
-    The lock is C(<root>/.lastmile/lock.json) and names its holder - the user, the controller and
-    the process of the C(ansible-playbook) run, when it was taken and for what.
+    The lock is C(<root>/.lastmile/lock.json) and names its holder - the user, the controller (its
+    host name, machine id, boot id and PID namespace) and the process of the C(ansible-playbook) run,
+    when it was taken and for what.
   - O(state=present) takes the lock. When another run holds it the module fails and returns that
     run as RV(holder). Taking a lock the same run already holds changes nothing.
   - A lock left by a run that died can be broken with O(force=true). The module breaks it by itself
-    only when the holder is provably dead - it ran on this same controller and its process is gone
-    (or the process id now belongs to another process) - and then warns which lock it broke.
+    only when the holder is provably dead - it ran on this same controller (same host name, machine id,
+    boot id and PID namespace, so not merely a container or CI runner with the same host name) and its
+    process is gone (or the process id now belongs to another process) - and then warns which lock it broke.
+    It then breaks only the lock of that dead run (O(break_holder)); when another run took the lock
+    meanwhile, the task fails naming that run.
+  - Every change of the lock on a host is made holding an exclusive C(flock) on
+    C(<root>/.lastmile/lock.guard), so two runs on the same host can never both break and take it.
   - O(state=absent) gives the lock back if this run holds it and leaves another run's lock alone.
     Directories the lock created on a host never deployed to are removed again when still empty.
   - Needs only the Python standard library on the host.
@@ -55,9 +61,16 @@ options:
     description: What the run does, recorded in the lock and shown to a run that is refused.
     type: str
   force:
-    description: Break a lock held by another run. Only for a lock whose run is known to be dead.
+    description: Break a lock held by another run, whichever run it is. Only for a lock whose run is known to be dead.
     type: bool
     default: false
+  break_holder:
+    description:
+      - Break the lock only if the run with this holder id (RV(holder_id)) still holds it; when another run
+        holds it, fail naming that run as with a held lock.
+      - The action plugin sets it when it retries after finding the holder dead on this controller; O(force)
+        is the blanket break a user asks for.
+    type: str
   memory:
     description:
       - With O(state=present), what this run keeps in its lock for a run that has to take over after
@@ -66,9 +79,10 @@ options:
     type: dict
   read_releases:
     description:
-      - With O(state=present), also read the release state under O(root) once the lock is taken and
-        return it as RV(releases_state), as M(lastmile.deploy.release_info) would. A run needs both
-        at its start; reading them in one task saves a module run per host.
+      - Also read the release state under O(root) and return it as RV(releases_state), as
+        M(lastmile.deploy.release_info) would - with O(state=present) once the lock is taken, with
+        O(state=absent) once the outcome (O(record)) is recorded and the lock given back. A run needs
+        both at its start and at its end; reading them in one task saves a module run per host.
     type: bool
     default: false
   read_capacity:
@@ -85,7 +99,9 @@ options:
         type: path
         required: true
       cpu_sample_seconds:
-        description: Seconds between the two C(/proc/stat) readings that give the CPU figure.
+        description:
+          - Seconds between the two C(/proc/stat) readings that give the CPU figure, greater than 0 and
+            at most 60. Any other value (including NaN and infinity) is refused before the lock is taken.
         type: float
         default: 1.0
   record:
@@ -111,13 +127,16 @@ options:
         default: 5
   holder:
     description:
-      - Who takes the lock. Set by the action plugin from the controller and the C(ansible-playbook)
-        process; not meant to be set by hand.
+      - Who takes the lock. Set by the action plugin from the controller (host name and
+        C(controller_identity)) and the C(ansible-playbook) process; not meant to be set by hand.
     type: dict
 notes:
   - The lock protects against a second run started while one is going on. A run interrupted on
-    another controller (an AWX job killed in its container) cannot be proven dead from here; break
-    its lock with O(force=true) once you know it is gone.
+    another controller (an AWX job killed in its container) cannot be proven dead from here, nor can
+    a run whose lock records no controller identity (taken by an older version); break its lock with
+    O(force=true) once you know it is gone.
+  - Judging a holder dead needs a Linux controller (C(/proc), a machine id); elsewhere a lock is broken
+    only with O(force=true).
 seealso:
   - module: lastmile.deploy.release
 """
@@ -180,6 +199,19 @@ holder:
     controller:
       description: Host name of the controller.
       type: str
+    controller_identity:
+      description: What tells the controller from another with the same host name; a key is null where the controller cannot tell.
+      type: dict
+      contains:
+        machine_id:
+          description: C(/etc/machine-id) (or C(/var/lib/dbus/machine-id)) of the controller.
+          type: str
+        boot_id:
+          description: C(/proc/sys/kernel/random/boot_id) of the controller, different after every boot.
+          type: str
+        pid_namespace:
+          description: The PID namespace of C(ansible-playbook), as C(/proc/self/ns/pid) names it.
+          type: str
     pid:
       description: Process id of C(ansible-playbook) on the controller.
       type: int
@@ -195,10 +227,19 @@ holder:
   sample:
     user: alice
     controller: ctl1
+    controller_identity:
+      machine_id: 3d1219c7c4c5404aaa1f6d2a48adfda4
+      boot_id: 8a72b2a3-0d58-49e1-8e02-85c6ee837ac5
+      pid_namespace: "pid:[4026531836]"
     pid: 4242
     pid_start: 918273
     started: "2026-11-26T14:02:11Z"
     purpose: deployment of shop 1.4.2
+holder_id:
+  description: The id of RV(holder), as O(break_holder) takes it.
+  returned: when the lock is held
+  type: str
+  sample: "ctl1:4242:918273:3d1219c7c4c5404aaa1f6d2a48adfda4:8a72b2a3-0d58-49e1-8e02-85c6ee837ac5:pid:[4026531836]"
 broken:
   description: The holder whose lock was broken, null when none was.
   returned: always
@@ -222,9 +263,9 @@ removed:
   sample: [1.3.9]
 releases_state:
   description:
-    - The release state under O(root) once the lock was taken, with the keys M(lastmile.deploy.release_info)
-      returns (current, current_status, previous, releases, history).
-  returned: with O(read_releases=true) when the lock was taken and the release layout could be read
+    - The release state under O(root) once the lock was taken (O(state=present)) or given back (O(state=absent)),
+      with the keys M(lastmile.deploy.release_info) returns (current, current_status, previous, releases, history).
+  returned: with O(read_releases=true) when the lock was taken or given back and the release layout could be read
   type: dict
   sample: {current: 1.4.1, current_status: succeeded, previous: 1.4.0, releases: [1.4.0, 1.4.1], history: []}
 capacity:
@@ -242,14 +283,17 @@ capacity_error:
   sample: "cannot read /proc/meminfo: Permission denied"
 """
 
+
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._capacity import CapacityError
+from ansible_collections.lastmile.deploy.plugins.module_utils._capacity import CapacityError, check_sample_seconds
 from ansible_collections.lastmile.deploy.plugins.module_utils._capacity import read_capacity as read_capacity_figures
 from ansible_collections.lastmile.deploy.plugins.module_utils._lock import (
+    BREAK_ADVICE,
     LockError,
     LockHeld,
     acquire,
+    holder_id,
     lock_path,
     read_holder,
     release,
@@ -275,6 +319,26 @@ def give_back(params: dict, holder: dict, check_mode: bool) -> tuple:
     return release(params["root"], holder, check_mode), recorded, record_error
 
 
+def read_releases(params: dict) -> dict:
+    """The release state under ``releases_state`` when asked and readable, else nothing: the lock
+    is taken or given back all the same; reading the releases on their own reports what is wrong."""
+    if not params["read_releases"]:
+        return {}
+    try:
+        return dict(releases_state=ReleaseRoot(params["root"]).summary())
+    except ReleaseError:
+        return {}
+
+
+def sample_seconds_problem(read_capacity: dict) -> str:
+    """Why O(read_capacity.cpu_sample_seconds) cannot be waited for, or an empty string."""
+    try:
+        check_sample_seconds(read_capacity["cpu_sample_seconds"], "read_capacity.cpu_sample_seconds")
+    except CapacityError as exc:
+        return "%s; nothing was changed" % exc
+    return ""
+
+
 def measure(read_capacity: dict) -> dict:
     """The capacity figures under ``capacity``, or why they could not be read under ``capacity_error``."""
     sample_seconds = read_capacity["cpu_sample_seconds"]
@@ -293,6 +357,7 @@ def main() -> None:
             state=dict(type="str", choices=["present", "absent"], default="present"),
             purpose=dict(type="str"),
             force=dict(type="bool", default=False),
+            break_holder=dict(type="str"),
             memory=dict(type="dict"),
             read_releases=dict(type="bool", default=False),
             read_capacity=dict(type="dict", options=dict(
@@ -309,6 +374,10 @@ def main() -> None:
         supports_check_mode=True,
     )
     params = module.params
+    # refused before the lock is taken: the CPU sample is waited for while holding it
+    problem = params["state"] == "present" and params["read_capacity"] and sample_seconds_problem(params["read_capacity"])
+    if problem:
+        module.fail_json(msg=problem)
     holder = dict(params["holder"] or {})
     if not holder.get("controller") or not holder.get("pid"):
         module.fail_json(msg="holder %r lacks controller and pid: run deploy_lock as a task, whose action plugin sets them" % holder)
@@ -319,19 +388,19 @@ def main() -> None:
     broken = None
     try:
         if params["state"] == "present":
-            changed, broken = acquire(params["root"], holder, params["force"], module.check_mode)
+            changed, broken = acquire(params["root"], holder, params["force"], module.check_mode, params["break_holder"])
             if params["memory"] is not None:
                 remember(params["root"], holder, "memory", params["memory"], module.check_mode)
         else:
             changed, recorded, record_error = give_back(params, holder, module.check_mode)
             if record_error:
                 module.fail_json(msg="the lock was given back, but the outcome was not recorded: %s" % record_error,
-                                 path=path, broken=None, inherited={})
+                                 path=path, broken=None, inherited={}, **read_releases(params))
         current = read_holder(path)
     except LockHeld as exc:
         module.fail_json(
-            msg="%s: wait for that run to finish or, if it died, break the lock with force=true" % exc,
-            path=path, holder=exc.holder, broken=None, inherited={})
+            msg="%s: %s" % (exc, BREAK_ADVICE),
+            path=path, holder=exc.holder, holder_id=holder_id(exc.holder), broken=None, inherited={})
     except LockError as exc:
         module.fail_json(msg=str(exc), path=path, broken=None, inherited={})
     result = dict(changed=changed, path=path, broken=broken and broken["holder"],
@@ -339,15 +408,11 @@ def main() -> None:
     if params["state"] == "present" and current is None and module.check_mode:
         current = holder
     if current is not None:
-        result["holder"] = current
+        result.update(holder=current, holder_id=holder_id(current))
     if params["state"] == "absent" and params["record"]:
         result.update(recorded=recorded[0], removed=recorded[1])
         result["changed"] = result["changed"] or recorded[0]
-    if params["state"] == "present" and params["read_releases"]:
-        try:
-            result["releases_state"] = ReleaseRoot(params["root"]).summary()
-        except ReleaseError:
-            pass  # the lock is taken; reading the releases on their own reports what is wrong
+    result.update(read_releases(params))
     if params["state"] == "present" and params["read_capacity"]:
         result.update(measure(params["read_capacity"]))
     module.exit_json(**result)

@@ -57,7 +57,8 @@ options:
     default: 80
   cpu_sample_seconds:
     description:
-      - Seconds between the two C(/proc/stat) readings that give the CPU figure.
+      - Seconds between the two C(/proc/stat) readings that give the CPU figure, above 0 and at most 60; anything
+        else (NaN, infinite) is refused before the host is read.
     type: float
     default: 1.0
   figures:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -11,8 +12,12 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+import yaml
 from conftest import host_state
 from helpers import deploy, ensure
+
+from ansible_collections.lastmile.deploy.plugins.action.deploy_lock import controller_identity
 
 FLEET_HOSTS = 2
 
@@ -96,7 +101,20 @@ def test_lock_of_a_dead_run_on_this_controller_is_broken_with_a_warning(fleet):
     ensure(fleet, "v1")
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    plant_lock(fleet.hosts[0], user="root", controller=socket.gethostname(), pid=dead.pid)
+    # recorded under this host name only (an earlier version, or a container named alike): not judged
+    holder = plant_lock(fleet.hosts[0], user="root", controller=socket.gethostname(), pid=dead.pid)
+    before = host_state(fleet)
+    refused = deploy(fleet, "v1")
+    assert refused.rc != 0
+    assert (f"{fleet.hosts[0].name}: deployment lock {lock_file(fleet.hosts[0])} is held by root@{socket.gethostname()} "
+            f"(pid {dead.pid}) since 2026-11-26T09:00:00Z for rolling deployment of sample v0; it ran on a controller "
+            f"named {socket.gethostname()} like this one, but recorded no machine, boot and PID namespace") in refused.output
+    assert "if that run is dead, run again with -e deploy_lock_break=true" in refused.output
+    assert host_state(fleet) == before
+    assert json.loads(lock_file(fleet.hosts[0]).read_text())["holder"] == holder
+    # recorded with this controller's identity: provably dead, broken
+    plant_lock(fleet.hosts[0], user="root", controller=socket.gethostname(), pid=dead.pid,
+               controller_identity=controller_identity())
     run = deploy(fleet, "v1")
     assert run.rc == 0, run.output[-3000:]
     assert (f"broke the deployment lock of a run that is no longer running: root@{socket.gethostname()} "
@@ -112,4 +130,86 @@ def test_check_mode_is_refused_by_a_held_lock_and_takes_none(fleet):
     lock_file(fleet.hosts[0]).unlink()
     run = deploy(fleet, "v4", args=("--check",))
     assert run.rc == 0, run.output[-3000:]
+    assert not any(lock_file(h).exists() for h in fleet.hosts)
+
+
+def host_vars_file(tmp_path, host, **host_vars) -> str:
+    """A second inventory source that overrides variables of one host of the fleet."""
+    path = tmp_path / ("override-%s.yml" % host.name)
+    path.write_text(yaml.safe_dump({"all": {"hosts": {host.name: host_vars}}}))
+    return str(path)
+
+
+def lock_headlines(run) -> list:
+    """The msg of every task that failed (its ``fatal: [host]: FAILED! => {...}`` line)."""
+    return [json.loads(line.split(" => ", 1)[1])["msg"] for line in run.output.splitlines()
+            if line.startswith("fatal: [") and ": FAILED! => " in line]
+
+
+def stopped_at_the_lock(run) -> bool:
+    """Every host stopped where the lock was judged: the next task run is the give-back (always)."""
+    tasks = re.findall(r"^TASK \[(.*?)\] \*", run.output, re.M)
+    stop = tasks.index("lastmile.deploy.lock : Stop unless the lock is taken on every host")
+    return tasks[stop + 1] == "lastmile.deploy.lock : Give back the deployment lock of sample"
+
+
+@pytest.fixture(params=["missing", "exits 1"])
+def broken_python(request, tmp_path):
+    """(interpreter, what the headline must say about it)."""
+    if request.param == "missing":
+        return "/nonexistent/python", "The module interpreter '/nonexistent/python' was not found (rc 127, "
+    script = tmp_path / "python-exits-1"
+    script.write_text("#!/bin/sh\nexit 1\n")
+    script.chmod(0o755)
+    return str(script), "(rc 1)"
+
+
+def test_a_host_with_a_broken_python_is_named_with_the_cause_and_nothing_changes(fleet, tmp_path, broken_python):
+    ensure(fleet, "v1")
+    interpreter, cause = broken_python
+    broken = fleet.hosts[1]
+    before = host_state(fleet)
+    run = deploy(fleet, "v5", args=("-i", host_vars_file(tmp_path, broken, ansible_python_interpreter=interpreter)))
+    assert run.rc != 0
+    headlines = lock_headlines(run)
+    assert len(headlines) == 1, run.output[-3000:]
+    assert f"nothing was changed: {broken.name}: " in headlines[0] and cause in headlines[0], headlines[0]
+    assert fleet.hosts[0].name + ":" not in headlines[0].split("nothing was changed:", 1)[1]
+    assert "deploy_lock_break" not in run.output and "Another run holds" not in run.output
+    assert host_state(fleet) == before
+    assert not any(lock_file(h).exists() for h in fleet.hosts)
+    assert stopped_at_the_lock(run)
+
+
+def test_an_unreachable_host_is_named_and_every_host_stops(fleet, tmp_path):
+    ensure(fleet, "v1")
+    lost = fleet.hosts[0]
+    before = host_state(fleet)
+    unreachable = host_vars_file(tmp_path, lost, ansible_connection="ssh", ansible_port=1,
+                                 ansible_ssh_common_args="-o ConnectTimeout=5")
+    run = deploy(fleet, "v5", args=("-i", unreachable))
+    assert run.rc != 0
+    headlines = lock_headlines(run)
+    assert len(headlines) == 1, run.output[-3000:]
+    assert f"nothing was changed: {lost.name}: unreachable: " in headlines[0] and "port 1" in headlines[0], headlines[0]
+    assert "deploy_lock_break" not in run.output and stopped_at_the_lock(run)
+    assert host_state(fleet) == before
+    assert not any(lock_file(h).exists() for h in fleet.hosts)
+
+
+def test_a_deploy_root_that_is_a_file_is_named_with_its_host(fleet, tmp_path):
+    ensure(fleet, "v1")
+    odd = fleet.hosts[0]
+    not_a_dir = tmp_path / "root-is-a-file"
+    not_a_dir.write_text("not a directory")
+    before = host_state(fleet)
+    run = deploy(fleet, "v5", args=("-i", host_vars_file(tmp_path, odd, deploy_root=str(not_a_dir))))
+    assert run.rc != 0
+    headlines = lock_headlines(run)
+    assert len(headlines) == 1, run.output[-3000:]
+    assert (f"nothing was changed: {odd.name}: cannot keep the deployment lock in {not_a_dir}/.lastmile: "
+            f"{not_a_dir} exists and is not a directory.") in headlines[0], headlines[0]
+    assert "deploy_lock_break" not in run.output
+    assert not_a_dir.read_text() == "not a directory"
+    assert host_state(fleet) == before
     assert not any(lock_file(h).exists() for h in fleet.hosts)

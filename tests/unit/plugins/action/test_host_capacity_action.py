@@ -31,7 +31,9 @@ def test_figures_are_judged_without_a_module_run():
     ({"disk_free_percent": 50, "cpu_percent": 1, "memory_used_percent": 1, "load_average": [1]},
      "figures.load_average must be three numbers"),
     ({"disk_free_percent": 50, "cpu_percent": 1, "memory_used_percent": 1, "cpu_sample_seconds": "x"},
-     "figures.cpu_sample_seconds must be a number, got 'x'"),
+     "figures.cpu_sample_seconds must be a number of seconds greater than 0 and at most 60, got 'x'"),
+    ({"disk_free_percent": 50, "cpu_percent": 1, "memory_used_percent": 1, "cpu_sample_seconds": float("nan")},
+     "figures.cpu_sample_seconds must be a number of seconds greater than 0 and at most 60, got nan"),
 ])
 def test_bad_figures_are_named(figures, expected):
     rc, result = run_ansible("host_capacity", {"figures": figures})

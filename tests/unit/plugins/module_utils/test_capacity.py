@@ -122,9 +122,12 @@ def test_cpu_busy_percent_reads_twice_around_the_sample(tmp_path):
     assert swap.slept == [0.25]
 
 
-def test_cpu_busy_percent_rejects_non_positive_sample(tmp_path):
-    with pytest.raises(CapacityError, match="0 s must be greater than 0"):
-        cpu_busy_percent(0, write(tmp_path, "stat", STAT_BEFORE))
+@pytest.mark.parametrize("seconds", [0, -1, float("nan"), float("inf"), 60.5, 1e300, True, "1"])
+def test_cpu_busy_percent_refuses_a_sample_time_it_cannot_wait_for(tmp_path, seconds):
+    slept = []
+    with pytest.raises(CapacityError, match=r"cpu_sample_seconds must be a number of seconds greater than 0 and at most 60, got "):
+        cpu_busy_percent(seconds, write(tmp_path, "stat", STAT_BEFORE), sleep=slept.append)
+    assert slept == []
 
 
 def test_cpu_busy_percent_real_proc_is_a_percentage():

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from ansible_collections.lastmile.deploy.plugins.module_utils import _capacity as capacity
+from ansible_collections.lastmile.deploy.plugins.module_utils._lock import holder_id, lock_path, read_holder
 from ansible_collections.lastmile.deploy.plugins.modules import deploy_lock, host_capacity, release, release_info
-from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.module_invocation import run_in_process
+from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.module_invocation import run_ansible, run_in_process
 
 HOLDER = {"user": "alice", "controller": "ctl1", "pid": 4242, "pid_start": 1}
 
@@ -31,14 +34,17 @@ def test_taking_the_lock_reads_what_release_info_reads(tmp_path, capsys):
     assert taken["holder"]["pid"] == 4242
 
 
-def test_no_reading_unless_asked_or_when_giving_back(tmp_path, capsys):
+def test_no_reading_unless_asked_and_giving_back_reads_what_the_host_ends_on(tmp_path, capsys):
     root = str(tmp_path / "app")
     seed_release(root, "1.0")
     rc, taken = run_in_process(deploy_lock.main, {"root": root, "holder": HOLDER}, capsys)
     assert rc == 0 and "releases_state" not in taken
+    rc, given = run_in_process(deploy_lock.main, {"root": root, "holder": HOLDER, "state": "absent"}, capsys)
+    assert rc == 0 and "releases_state" not in given
+    take(root, capsys)
     rc, given = run_in_process(deploy_lock.main, {"root": root, "holder": HOLDER, "state": "absent",
                                                   "read_releases": True}, capsys)
-    assert rc == 0 and "releases_state" not in given
+    assert rc == 0 and given["releases_state"]["current"] == "1.0", given
     assert not os.path.exists(os.path.join(root, ".lastmile", "lock.json"))
 
 
@@ -76,6 +82,10 @@ def test_giving_back_records_the_outcome_like_the_release_module(tmp_path, capsy
     assert given["recorded"] is True and given["changed"] is True and given["removed"] == []
     rc, info = run_in_process(release_info.main, {"root": root}, capsys)
     assert info["current_status"] == "succeeded"
+    take(root, capsys)
+    rc, given = run_in_process(deploy_lock.main, {"root": root, "holder": HOLDER, "state": "absent", "record": record,
+                                                  "read_releases": True}, capsys)
+    assert rc == 0 and given["releases_state"]["current_status"] == "succeeded", given
     assert not os.path.exists(os.path.join(root, ".lastmile", "lock.json"))
 
 
@@ -137,3 +147,64 @@ def test_capacity_that_cannot_be_read_leaves_the_lock_taken_and_says_why(tmp_pat
     assert rc == 0, taken
     assert "capacity" not in taken and "no-meminfo" in taken["capacity_error"]
     assert taken["holder"]["pid"] == 4242 and os.path.exists(taken["path"])
+
+
+def tree(root):
+    """Every path under ``root`` (itself included) with what a change would alter."""
+    found = {}
+    for directory, dirs, files in os.walk(root):
+        for path in [directory] + [os.path.join(directory, name) for name in dirs + files]:
+            status = os.lstat(path)
+            found[os.path.relpath(path, root)] = (status.st_mode, status.st_size, status.st_mtime_ns)
+    return found
+
+
+@pytest.mark.parametrize("seconds", ["nan", "inf", "-1", "1e300"])
+def test_a_cpu_sample_time_that_cannot_be_waited_is_refused_before_the_lock(tmp_path, seconds):
+    root = str(tmp_path / "app")
+    seed_release(root, "1.0")
+    before = tree(root)
+    rc, result = run_ansible("deploy_lock", {"root": root, "read_capacity": {"path": root, "cpu_sample_seconds": seconds}})
+    assert rc != 0
+    assert result["msg"] == ("read_capacity.cpu_sample_seconds must be a number of seconds greater than 0 and at most 60, "
+                             "got %r; nothing was changed" % float(seconds)), result
+    assert not os.path.exists(os.path.join(root, ".lastmile", "lock.json"))
+    assert tree(root) == before
+
+
+@pytest.mark.parametrize("seconds", [float("nan"), float("-inf"), -0.5, 0.0, 60.5, 3600.0])
+def test_a_bad_cpu_sample_time_changes_nothing_even_in_a_fresh_root(tmp_path, capsys, seconds):
+    root = str(tmp_path / "app")
+    rc, result = run_in_process(deploy_lock.main, {"root": root, "holder": HOLDER,
+                                                   "read_capacity": {"path": str(tmp_path), "cpu_sample_seconds": seconds}},
+                                capsys)
+    assert rc == 1 and ("got %r;" % seconds) in result["msg"], result
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_the_lock_of_a_named_run_is_broken_and_another_run_is_named(tmp_path, capsys):
+    root = str(tmp_path / "app")
+    dead = dict(HOLDER, pid=1111)
+    rc, taken = run_in_process(deploy_lock.main, {"root": root, "holder": dead}, capsys)
+    assert rc == 0 and taken["holder_id"] == holder_id(dead), taken
+    rc, taken = run_in_process(deploy_lock.main, {"root": root, "holder": HOLDER, "break_holder": taken["holder_id"]}, capsys)
+    assert rc == 0 and taken["broken"]["pid"] == 1111 and taken["holder"]["pid"] == 4242, taken
+    # a run that saw the same dead holder comes second: refused, naming the run that holds it now
+    rc, refused = run_in_process(deploy_lock.main, {"root": root, "holder": dict(HOLDER, pid=5555),
+                                                    "break_holder": holder_id(dead)}, capsys)
+    assert rc == 1, refused
+    assert refused["msg"].startswith("deployment lock %s is held by alice@ctl1 (pid 4242) since " % lock_path(root))
+    assert refused["holder"]["pid"] == 4242 and refused["holder_id"] == holder_id(HOLDER)
+    assert read_holder(lock_path(root))["pid"] == 4242
+
+
+def test_a_deploy_root_that_is_a_file_is_named(tmp_path):
+    root = tmp_path / "app"
+    root.write_text("a file")
+    rc, result = run_ansible("deploy_lock", {"root": str(root)})
+    assert rc != 0
+    assert result["msg"] == "cannot keep the deployment lock in %s/.lastmile: %s exists and is not a directory" % (root, root)
+    assert "holder" not in result
+    assert root.read_text() == "a file" and os.listdir(str(tmp_path)) == ["app"]
+    rc, result = run_ansible("deploy_lock", {"root": str(root), "state": "absent"})
+    assert rc == 0 and result["changed"] is False, result
