@@ -8,6 +8,7 @@ import time
 
 from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_client import (
     HAProxyError,
+    NoFullAnswer,
     RuntimeClient,
     check_reply,
 )
@@ -23,6 +24,27 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_state imp
 )
 
 DEFAULT_SOCKET = "/run/haproxy/admin.sock"
+
+
+class CommandsSent(HAProxyError):
+    """A change failed after its commands reached HAProxy: ``commands`` were sent, and ``applied`` says
+    whether HAProxy applied (or may have applied) any of them."""
+
+    def __init__(self, message: str, commands: list, applied: bool):
+        super().__init__(message)
+        self.commands = list(commands)
+        self.applied = applied
+
+
+class ChangeUnconfirmed(CommandsSent):
+    """Commands were sent, and the answer that would confirm them (and read the backend back) did not come."""
+
+    def __init__(self, address: str, backend: str, commands: list, reason: str):
+        super().__init__(
+            "sent %s to HAProxy at %s, then reading backend '%s' back failed: %s; HAProxy may have applied them "
+            "(a reload closes the connection before it answers)" % ("; ".join(commands), address, backend, reason),
+            commands, applied=True,
+        )
 
 
 class HAProxy:
@@ -49,18 +71,27 @@ class HAProxy:
         return {backend: merged.get(backend, {}) for backend in stat_backends(stat_rows)}
 
     def execute(self, backend: str, commands: list) -> dict:
-        """Send `commands` and read `backend` back, all in one round trip; return its servers."""
+        """Send `commands` and read `backend` back, all in one round trip; return its servers.
+
+        Raises ChangeUnconfirmed when the commands went out and the answer did not come back whole,
+        CommandsSent when HAProxy refused some of them.
+        """
         validate_name(backend, "backend")
-        outputs = self.client.run(list(commands) + self._read_commands(backend), check=False)
+        try:
+            outputs = self.client.run(list(commands) + self._read_commands(backend), check=False)
+        except NoFullAnswer as exc:
+            raise ChangeUnconfirmed(self.address, backend, commands, str(exc)) from None
         refused = [(command, output.strip()) for command, output in zip(commands, outputs) if output.strip()]
         if refused:
-            raise HAProxyError(
+            raise CommandsSent(
                 "HAProxy at %s refused %s; the other %d command(s) of the same batch were applied"
                 % (
                     self.address,
                     "; ".join("%r: %s" % pair for pair in refused),
                     len(commands) - len(refused),
-                )
+                ),
+                commands,
+                applied=len(refused) < len(commands),
             )
         return self._backend_servers(backend, outputs[-2], outputs[-1])
 

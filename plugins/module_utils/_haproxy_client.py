@@ -27,6 +27,14 @@ class HAProxyError(Exception):
     """An HAProxy runtime API call failed or HAProxy's state is not what was asked for."""
 
 
+class NoFullAnswer(HAProxyError):
+    """The commands went out, but HAProxy's answer to them did not come back whole.
+
+    HAProxy may have acted on every command sent: a reload, for one, closes the connection
+    between applying a change and answering.
+    """
+
+
 def parse_address(address: str) -> tuple:
     """Turn 'path', 'host:port' or '[v6]:port' into (family, sockaddr)."""
     if not address or not address.strip():
@@ -62,7 +70,7 @@ def split_replies(reply: str, count: int) -> list:
         else:
             current.append(line)
     if len(outputs) < count:
-        raise HAProxyError(
+        raise NoFullAnswer(
             "HAProxy answered %d of %d commands; reply ended with %r"
             % (len(outputs), count, reply[-200:])
         )
@@ -110,7 +118,11 @@ class RuntimeClient:
         return outputs
 
     def round_trip(self, payload: str) -> str:
-        """Send `payload` on a new connection and read until HAProxy closes it."""
+        """Send `payload` on a new connection and read until HAProxy closes it.
+
+        Raises HAProxyError when no connection could be made (nothing was sent), NoFullAnswer
+        when the connection failed once made (HAProxy may have acted on the payload).
+        """
         deadline = time.monotonic() + self.timeout
         try:
             sock = self._connect()
@@ -130,9 +142,9 @@ class RuntimeClient:
                         break
                     chunks.append(chunk)
         except OSError as exc:
-            raise HAProxyError(
+            raise NoFullAnswer(
                 "HAProxy socket %s failed during %r: %s" % (self.address, payload.strip()[:200], _describe(exc))
-            )
+            ) from None
         return b"".join(chunks).decode("utf-8", "replace")
 
     def _connect(self) -> socket.socket:

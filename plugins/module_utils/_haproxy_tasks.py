@@ -12,6 +12,7 @@ from typing import List
 
 from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy import (
     DEFAULT_SOCKET,
+    CommandsSent,
     HAProxy,
     HAProxyError,
 )
@@ -83,7 +84,11 @@ def wait_for(haproxy: HAProxy, params: dict, current: dict, targets: list) -> di
 
 
 def change_servers(params: dict, check_mode: bool, diff: bool, progress: dict, warnings: List[str]) -> dict:
-    """Change and wait; ``progress`` records what was sent, for the failure message."""
+    """Change and wait; ``progress`` records what was sent, for the failed result.
+
+    Commands count as sent once HAProxy's socket took the connection, also when HAProxy then refused
+    some of them or its answer failed to come (it may have applied them).
+    """
     backend = params["backend"]
     changes = build_changes(params)
     targets = list(changes)
@@ -94,7 +99,11 @@ def change_servers(params: dict, check_mode: bool, diff: bool, progress: dict, w
         after = preview(before, changes)
         sent = []
     else:
-        before, after = haproxy.apply(backend, changes)
+        try:
+            before, after = haproxy.apply(backend, changes)
+        except CommandsSent as exc:
+            progress.update(changed=exc.applied, commands=exc.commands)
+            raise
         commands = plan_commands(backend, before, changes)
         sent = commands
         progress.update(changed=bool(commands), commands=sent)

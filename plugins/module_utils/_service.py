@@ -9,9 +9,15 @@ a check), polling every few tenths of a second instead of every second.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._supervisor_rpc import ALREADY_STARTED, NOT_RUNNING, Fault
+from ansible_collections.lastmile.deploy.plugins.module_utils._supervisor_rpc import (
+    ALREADY_STARTED,
+    NOT_RUNNING,
+    CommandLineError,
+    Fault,
+    SupervisorctlCommand,
+)
 
 # (argv) -> (rc, stdout, stderr)
 Runner = Callable[[List[str]], Tuple[int, str, str]]
@@ -30,19 +36,35 @@ class ServiceError(Exception):
 class Service:
     """One service of one manager, driven through its command line or, under supervisor, its XML-RPC."""
 
-    def __init__(self, manager: str, name: str, run: Runner, supervisorctl: Sequence[str] = ("supervisorctl",),
-                 systemctl: Sequence[str] = ("systemctl",), rpc: Any = None):
+    def __init__(self, manager: str, name: str, run: Runner,
+                 supervisorctl: Union[Sequence[str], SupervisorctlCommand] = ("supervisorctl",),
+                 systemctl: Sequence[str] = ("systemctl",), rpc: Any = None, private_dir: Optional[str] = None):
+        """``private_dir`` holds the short-lived supervisorctl configuration that carries a password."""
         if manager not in MANAGERS:
             raise ServiceError("service manager %r is not supported: expected one of %s" % (manager, ", ".join(MANAGERS)))
         if not name:
             raise ServiceError("service name is empty: expected a unit or program name")
         self.manager, self.name, self._run = manager, name, run
-        self._ctl = list(supervisorctl if manager == "supervisor" else systemctl)
+        self._systemctl = list(systemctl)
+        self._supervisorctl = None
+        if manager == "supervisor":
+            try:
+                self._supervisorctl = (supervisorctl if isinstance(supervisorctl, SupervisorctlCommand)
+                                       else SupervisorctlCommand(list(supervisorctl)))
+            except CommandLineError as exc:
+                raise ServiceError(str(exc)) from None
+        self._private_dir = private_dir
         # a SupervisorRPC (or None): used until supervisord cannot be reached, then supervisorctl
         self._rpc = rpc if manager == "supervisor" and ":" not in name else None
 
     def _command(self, verb: str) -> Tuple[int, str, str]:
-        return self._run(self._ctl + [verb, self.name])
+        if self._supervisorctl is None:
+            return self._run(self._systemctl + [verb, self.name])
+        try:
+            with self._supervisorctl.command_line(self._private_dir) as argv:
+                return self._run(argv + [verb, self.name])
+        except CommandLineError as exc:
+            raise ServiceError("cannot run supervisorctl %s %s: %s" % (verb, self.name, exc)) from None
 
     def _rpc_answer(self, method: str, *args: Any) -> Optional[Any]:
         """supervisord's answer to ``method`` for the program; None when it cannot be reached."""

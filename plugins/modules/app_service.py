@@ -19,6 +19,12 @@ description:
     address in C([supervisorctl] serverurl), with its C(username) and C(password)) instead of
     starting C(supervisorctl), which is a Python program of its own. Otherwise, or when
     supervisord cannot be reached that way, it runs C(supervisorctl).
+  - The supervisor password (O(supervisor_password), or C(-p) in O(supervisorctl)) is never passed on a
+    command line, where every process listing shows it. Over XML-RPC it goes in the request's
+    authorization header; a C(supervisorctl) that must run gets it in a configuration file of its own
+    (mode 0600, in the module's temporary directory, removed after the run) together with the
+    C(serverurl) and C(username) of the configuration it would have read, passed with C(-c).
+    The password is left out of the module's result too.
   - The service manager stops the old process gracefully (SIGTERM, then its own stop timeout)
     before starting the new one.
   - Fails naming the service and its last status when it does not run in time, or at once when
@@ -58,10 +64,21 @@ options:
     default: 30
   supervisorctl:
     description:
-      - supervisorctl command line, split on spaces; may carry C(-c FILE), C(-s URL), C(-u USER), C(-p PASSWORD).
+      - supervisorctl command line, split on spaces; may carry supervisorctl's options (C(-c FILE), C(-s URL),
+        C(-u USER), C(-p PASSWORD), C(-r FILE), C(-i)), spelled as supervisorctl takes them, and nothing else.
       - Where it names the configuration or the server, the same supervisord is asked directly (see above).
+      - A password in it is taken out of it (see above) and out of the result. Prefer O(supervisor_password), since
+        the host's own log of module runs (syslog or journal) records this option as given.
+      - A command line that supervisorctl would refuse (an unknown option, one given twice, arguments that are
+        not options) fails the task before anything is run, and the result does not show this option.
     type: str
     default: supervisorctl
+  supervisor_password:
+    description:
+      - Password for supervisord's C(username) (C(-u USER), or C(username) in the C([supervisorctl]) section
+        of its configuration), given apart from O(supervisorctl), which then must carry no C(-p).
+      - Never passed on a command line nor shown in the result (see above).
+    type: str
   release:
     description:
       - With O(state=restarted), first point C(current) of a deploy root at this release, the way
@@ -93,6 +110,13 @@ EXAMPLES = r"""
     manager: supervisor
     supervisorctl: supervisorctl -c /etc/supervisor/supervisord.conf
     timeout: 20
+
+- name: Restart it under a supervisord that asks for a username and password
+  lastmile.deploy.app_service:
+    name: shop
+    manager: supervisor
+    supervisorctl: supervisorctl -c /etc/supervisor/supervisord.conf -u deployer
+    supervisor_password: "{{ vault_supervisor_password }}"
 
 - name: Point current at release 1.4.2 and restart the application on it
   lastmile.deploy.app_service:
@@ -139,7 +163,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lastmile.deploy.plugins.module_utils._release import ReleaseError, ReleaseRoot
 from ansible_collections.lastmile.deploy.plugins.module_utils._service import Service, ServiceError
-from ansible_collections.lastmile.deploy.plugins.module_utils._supervisor_rpc import rpc_from_command
+from ansible_collections.lastmile.deploy.plugins.module_utils._supervisor_rpc import CommandLineError, SupervisorctlCommand
 
 
 def switch_release(release: dict, check_mode: bool) -> dict:
@@ -162,12 +186,25 @@ def main() -> None:
             state=dict(type="str", choices=["started", "stopped", "restarted"], default="restarted"),
             timeout=dict(type="float", default=30),
             supervisorctl=dict(type="str", default="supervisorctl"),
+            supervisor_password=dict(type="str", no_log=True),
             release=dict(type="dict", options=dict(root=dict(type="path", required=True),
                                                    version=dict(type="str", required=True))),
         ),
         supports_check_mode=True,
     )
     params = module.params
+    # first, before any result: a password on the command line is a no_log value like supervisor_password
+    command = None
+    try:
+        command = SupervisorctlCommand(params["supervisorctl"].split(), password=params["supervisor_password"])
+    except CommandLineError as exc:
+        # which word of it is a password cannot be told: none of it is shown
+        if params["supervisorctl"]:
+            module.no_log_values.add(params["supervisorctl"])
+        if params["manager"] == "supervisor":
+            module.fail_json(msg=str(exc))
+    if command is not None and command.password:
+        module.no_log_values.add(command.password)
     if params["release"] and params["state"] != "restarted":
         module.fail_json(msg="release is only for state=restarted (a started service would keep running the old "
                              "release, a stopped one none), got state=%s" % params["state"])
@@ -177,12 +214,15 @@ def main() -> None:
 
     result = {}
     try:
-        supervisorctl = params["supervisorctl"].split()
-        rpc = None
+        supervisor = {}
         if params["manager"] == "supervisor":
-            # a start waits up to the program's startsecs inside supervisord: room beyond our own timeout
-            rpc = rpc_from_command(supervisorctl, timeout=params["timeout"] + 30)
-        service = Service(params["manager"], params["name"], run, supervisorctl=supervisorctl, rpc=rpc)
+            supervisor = dict(
+                supervisorctl=command,
+                # a start waits up to the program's startsecs inside supervisord: room beyond our own timeout
+                rpc=command.rpc(timeout=params["timeout"] + 30),
+                # a password file for supervisorctl goes where Ansible cleans up after the module
+                private_dir=module.tmpdir if command.password is not None else None)
+        service = Service(params["manager"], params["name"], run, **supervisor)
         if params["release"]:
             result["release"] = switch_release(params["release"], module.check_mode)
         changed, status = service.ensure(params["state"], params["timeout"], module.check_mode)

@@ -150,7 +150,12 @@ servers:
 commands:
   description:
     - Runtime API commands sent; empty in check mode and when nothing changed.
-    - Also returned, with C(changed), when a wait fails after the commands were sent.
+    - Also returned, with C(changed), when the task fails after the commands were sent, because a wait
+      fails, because HAProxy refuses some of them (C(changed) then says whether it applied any), or because
+      HAProxy closes the connection before its answer to them is complete (a reload does). In that last
+      case the task fails saying that the commands were sent and that reading the backend back failed,
+      since HAProxy may have applied them.
+    - Empty when the task fails before anything was sent, for instance when the socket refuses the connection.
   returned: always
   type: list
   elements: str

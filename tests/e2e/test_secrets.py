@@ -5,6 +5,10 @@
 An HTTPS artifact server signed by a private CA wants a bearer token or HTTP basic credentials; a
 gateway in front of each host's /health wants another token and also receives webhooks. Every
 run goes through ansible-playbook with -vvv and a log file, and all three outputs are searched.
+
+A second fleet's supervisords want a username and password: deployments that carry the password in
+deploy_supervisorctl (-p) or in deploy_supervisor_password never show it in the output, the log, the
+job events of an ansible-runner (AWX) run, nor in any process's command line while they run.
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ import json
 import os
 import secrets
 import signal
+import stat
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,8 +29,10 @@ from typing import Dict, List
 
 import pytest
 
-from conftest import REPO, host_state
-from fleet.playbook import FAST_GATES, ansible_env
+from conftest import COLLECTIONS, REPO, host_state
+from fleet import Fleet
+from fleet.addresses import free_base_address
+from fleet.playbook import FAST_GATES, ansible_env, release_vars
 
 from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.secure_servers import AuthServer, private_ca, refused_url
 
@@ -249,3 +257,152 @@ def run_failing_webhooks(fleet, lab, refused_url):
     assert "[WARNING]: the failed notification for sample v9 was not delivered: connection refused" in text, run.tail()
     assert refused_url not in run.everything()
     assert_nothing_leaked(run, lab)
+
+
+# --- a supervisord that wants a password ---------------------------------------------------------
+
+SUPERVISOR_USER = "deployer"
+
+
+class CommandLineWatch:
+    """Reads every process's command line (/proc/*/cmdline) over and over while a run goes on:
+    the ones that hold ``secret``, and those of supervisorctl with the mode of the file after -c."""
+
+    def __init__(self, secret: str):
+        self.secret = secret.encode()
+        self.leaks: Dict[int, str] = {}
+        self.supervisorctl: Dict[str, List[str]] = {}  # command line -> modes seen of its -c file
+        self.passes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> "CommandLineWatch":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            for pid in [name for name in os.listdir("/proc") if name.isdigit()]:
+                try:
+                    with open("/proc/%s/cmdline" % pid, "rb") as handle:
+                        raw = handle.read()
+                except OSError:
+                    continue  # gone meanwhile
+                argv = [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+                if self.secret in raw:
+                    self.leaks[int(pid)] = " ".join(argv)
+                if any(part.endswith("/supervisorctl") for part in argv[:2]):
+                    modes = self.supervisorctl.setdefault(" ".join(argv), [])
+                    if "-c" in argv[:-1]:
+                        try:
+                            modes.append(oct(stat.S_IMODE(os.stat(argv[argv.index("-c") + 1]).st_mode)))
+                        except OSError:
+                            pass  # already removed
+            self.passes += 1
+            self._stop.wait(0.01)
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory):
+    """Two hosts whose supervisord wants a username and password, serving v1; each host also has
+    supervisorctl installed beside its configuration (<sv>/bin/supervisorctl next to
+    <sv>/supervisord.conf), where supervisorctl run without -c finds it by itself."""
+    password = "sv-pw-" + secrets.token_hex(8)
+    running = Fleet(hosts=FLEET_HOSTS, base_address=free_base_address(FLEET_HOSTS))
+    for host in running.hosts:
+        host.require_credentials(SUPERVISOR_USER, password)
+    with running:
+        for host in running.hosts:
+            os.makedirs(os.path.join(host.svdir, "bin"))
+            os.symlink(os.path.join(sys.prefix, "bin", "supervisorctl"), os.path.join(host.svdir, "bin", "supervisorctl"))
+        running.install_release(running.build_release("v1"))
+        running.wait_lb("UP")
+        yield SimpleNamespace(fleet=running, password=password, work=tmp_path_factory.mktemp("supervisor-secrets"))
+
+
+def guarded_deploy_vars(guarded, version: str, **extra) -> dict:
+    release = guarded.fleet.build_release(version)
+    return {**FAST_GATES, **release_vars(release), "deploy_batch": "100%", **extra}
+
+
+def assert_supervisor_password_nowhere(guarded, watch: CommandLineWatch, texts: Dict[str, str]) -> None:
+    assert watch.passes > 10, "process listings were hardly read, so they prove little"
+    leaked = [where for where, text in texts.items() if guarded.password in text]
+    leaked += ["the command line of %s" % command for command in watch.leaks.values()]
+    assert not leaked, "the supervisor password is shown in: %s" % "; ".join(leaked)
+
+
+def test_supervisor_password_in_supervisorctl_with_the_supervisorctl_fallback_is_shown_nowhere(guarded):
+    """-p in deploy_supervisorctl without -c: supervisorctl must run, and gets the password from a private file."""
+    variables = guarded_deploy_vars(
+        guarded, "v2",
+        deploy_supervisorctl="{{ deploy_root | dirname }}/sv/bin/supervisorctl -u %s -p %s" % (SUPERVISOR_USER, guarded.password))
+    with CommandLineWatch(guarded.password) as watch:
+        run = run_ansible_playbook(guarded.fleet, guarded, "lastmile.deploy.deploy", variables, "supervisor-fallback")
+    assert run.rc == 0, run.tail()
+    assert guarded.fleet.versions() == {host.name: "v2" for host in guarded.fleet.hosts}
+    assert "TASK [" in run.log, "the log file is empty, so it proves nothing"
+    assert_supervisor_password_nowhere(guarded, watch, {"stdout": run.stdout, "stderr": run.stderr, "log file": run.log})
+    # the fallback did run supervisorctl (the interpreter, then the supervisorctl deploy_supervisorctl names),
+    # each time with a private configuration file that is gone now; other processes are other tests'
+    ours = {command: modes for command, modes in watch.supervisorctl.items()
+            if command.split()[1].startswith(guarded.fleet.workdir)}
+    assert ours, "supervisorctl never ran: the fallback was not exercised"
+    for command, modes in ours.items():
+        argv = command.split()
+        assert "-c" in argv and set(modes) <= {"0o600"}, (command, modes)
+        assert not os.path.exists(argv[argv.index("-c") + 1]), "%s was left behind" % command
+    assert any(ours.values()), "no private configuration was seen to check its mode"
+    assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in run.stdout or "********" in run.stdout, \
+        "the module's arguments were not shown, so the output proves little"
+
+
+@pytest.mark.parametrize("where, version", [("variable", "v3"), ("supervisorctl", "v4")])
+def test_supervisor_password_is_shown_nowhere_in_an_ansible_runner_job(guarded, where, version):
+    """With -c, supervisord is asked over XML-RPC; the job runs as AWX runs it, its events are searched too.
+    The password comes in deploy_supervisor_password, or as -p in deploy_supervisorctl."""
+    import ansible_runner
+
+    private_data_dir = guarded.work / ("runner-" + where)
+    (private_data_dir / "env").mkdir(parents=True)
+    log_path = guarded.work / ("runner-%s-ansible.log" % where)
+    supervisorctl = "%s -c {{ deploy_root | dirname }}/sv/supervisord.conf -u %s" % (
+        os.path.join(sys.prefix, "bin", "supervisorctl"), SUPERVISOR_USER)
+    if where == "variable":
+        variables = guarded_deploy_vars(guarded, version, deploy_supervisorctl=supervisorctl,
+                                        deploy_supervisor_password=guarded.password)
+    else:
+        variables = guarded_deploy_vars(guarded, version, deploy_supervisorctl=supervisorctl + " -p " + guarded.password)
+    # where AWX puts a job's extra vars and survey answers (a password question's answer too)
+    extravars = private_data_dir / "env" / "extravars"
+    extravars.write_text(json.dumps(variables))
+    extravars.chmod(0o600)
+    with CommandLineWatch(guarded.password) as watch:
+        run = ansible_runner.run(
+            private_data_dir=str(private_data_dir), ident="supervisor-" + where, playbook="lastmile.deploy.deploy",
+            inventory=str(guarded.fleet.inventory_path), verbosity=3, quiet=True, timeout=600,
+            envvars={"ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS), "ANSIBLE_LOG_PATH": str(log_path),
+                     "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+                     "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])})
+    artifacts = Path(run.config.artifact_dir)
+    stdout = (artifacts / "stdout").read_text(errors="replace")
+    assert (run.status, run.rc) == ("successful", 0), stdout[-4000:]
+    assert guarded.fleet.versions() == {host.name: version for host in guarded.fleet.hosts}
+    events = list(run.events)
+    service_events = [e["event_data"] for e in events if e["event"] == "runner_on_ok"
+                      and e["event_data"].get("task_action") == "lastmile.deploy.app_service"]
+    # the module's arguments are in the events, so that the password's absence means something
+    masked = {"variable": ("supervisor_password", "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"),
+              "supervisorctl": ("supervisorctl", "-p ********")}[where]
+    assert service_events and all(masked[1] in event["res"]["invocation"]["module_args"][masked[0]]
+                                  for event in service_events), service_events[:1]
+    texts = {"job stdout (-vvv)": stdout, "log file": log_path.read_text(errors="replace"),
+             "job events": json.dumps(events)}
+    texts.update({"artifact %s" % path.relative_to(artifacts): path.read_text(errors="replace")
+                  for path in artifacts.rglob("*") if path.is_file()})
+    assert "TASK [" in texts["log file"], "the log file is empty, so it proves nothing"
+    assert_supervisor_password_nowhere(guarded, watch, texts)

@@ -13,7 +13,7 @@ import tarfile
 import urllib.error
 import urllib.request
 import xmlrpc.client
-from typing import Optional
+from typing import List, Optional, Tuple
 
 from fleet.artifacts import Artifact
 from fleet.procs import (FleetError, check_socket_path, pid_alive, port_open, read_pidfile, stop_process,
@@ -27,7 +27,7 @@ SUPERVISORD_CONF = """\
 [unix_http_server]
 file={sock}
 chmod=0700
-
+{credentials}
 [supervisord]
 logfile={svdir}/supervisord.log
 pidfile={svdir}/supervisord.pid
@@ -70,6 +70,19 @@ class FleetHost:
         self.socket = os.path.join(self.svdir, "supervisor.sock")
         self.pidfile = os.path.join(self.svdir, "supervisord.pid")
         self._popen: Optional[subprocess.Popen] = None
+        # (username, password) supervisord asks for, None for none (the default)
+        self.credentials: Optional[Tuple[str, str]] = None
+        # the harness's own supervisorctl configuration when supervisord asks for credentials
+        self._harness_conf = os.path.join(self.svdir, "harness-supervisorctl.conf")
+
+    def require_credentials(self, username: str, password: str) -> None:
+        """Before start(): supervisord asks every client for this username and password.
+
+        The [supervisorctl] section of supervisord.conf keeps only serverurl, so whoever drives the
+        host (deploy_supervisorctl) must bring the credentials; the harness itself reads them from a
+        0600 file of its own, never from a command line.
+        """
+        self.credentials = (username, password)
 
     def __repr__(self) -> str:
         return "FleetHost(%s %s:%d)" % (self.name, self.address, self.port)
@@ -88,8 +101,20 @@ class FleetHost:
         check_socket_path(self.socket)
         for path in (self.root, self.svdir):
             os.makedirs(path, exist_ok=True)
+        credentials = ""
+        if self.credentials is not None:
+            credentials = "username=%s\npassword=%s\n" % self.credentials
+            with os.fdopen(os.open(self._harness_conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w",
+                           encoding="utf-8") as f:
+                f.write("[supervisorctl]\nserverurl=unix://%s\nusername=%s\npassword=%s\n"
+                        % ((self.socket,) + self.credentials))
         text = SUPERVISORD_CONF.format(sock=self.socket, svdir=self.svdir, hostdir=self.hostdir, root=self.root,
-                                       program=PROGRAM, python=sys.executable, address=self.address, port=self.port)
+                                       program=PROGRAM, python=sys.executable, address=self.address, port=self.port,
+                                       credentials=credentials)
+        if self.credentials is not None:  # it holds the password: readable by its owner only
+            with os.fdopen(os.open(self.conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as f:
+                f.write(text)
+            return
         with open(self.conf, "w", encoding="utf-8") as f:
             f.write(text)
 
@@ -132,7 +157,8 @@ class FleetHost:
     def _rpc(self, method: str, *args: object) -> object:
         """One call to supervisord's XML-RPC interface over its unix socket."""
         from supervisor.xmlrpc import SupervisorTransport
-        transport = SupervisorTransport(None, None, serverurl="unix://" + self.socket)
+        username, password = self.credentials or (None, None)
+        transport = SupervisorTransport(username, password, serverurl="unix://" + self.socket)
         try:
             proxy = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
             return getattr(proxy.supervisor, method)(*args)
@@ -203,12 +229,17 @@ class FleetHost:
         os.replace(link_tmp, os.path.join(self.root, "current"))
         if not restart:
             return self.status()
-        cmd = shlex.split(self.supervisorctl) + ["restart", PROGRAM]
+        cmd = self._harness_supervisorctl() + ["restart", PROGRAM]
         subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        timeout=timeout, check=False)
         if wait:
             self._wait_release(target, artifact.version, timeout)
         return self.status()
+
+    def _harness_supervisorctl(self) -> List[str]:
+        if self.credentials is None:
+            return shlex.split(self.supervisorctl)
+        return [os.path.join(sys.prefix, "bin", "supervisorctl"), "-c", self._harness_conf]
 
     def _wait_release(self, release_dir: str, version: str, timeout: float) -> None:
         with open(os.path.join(release_dir, "release.json"), encoding="utf-8") as f:

@@ -13,9 +13,10 @@ import threading
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils import _haproxy
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy import HAProxy, HAProxyError
+from ansible_collections.lastmile.deploy.plugins.module_utils import _haproxy, _haproxy_tasks
+from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy import ChangeUnconfirmed, HAProxy, HAProxyError
 from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_client import (
+    NoFullAnswer,
     RuntimeClient,
     check_commands,
     check_reply,
@@ -228,6 +229,70 @@ def test_execute_reports_refused_commands(monkeypatch):
     assert "the other 1 command(s)" in message
 
 
+class HangingUpPeer:
+    """A unix socket peer: answers the first connection with ``first``, then reads each line and
+    answers ``then`` (nothing by default) before closing."""
+
+    def __init__(self, first: bytes, then: bytes = b""):
+        self.path = os.path.join(tempfile.mkdtemp(), "peer.sock")
+        self.received = []
+        self.answers = [first]
+        self.then = then
+        self.listener = socket.socket(socket.AF_UNIX)
+        self.listener.bind(self.path)
+        self.listener.listen(4)
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while True:
+            try:
+                conn = self.listener.accept()[0]
+            except OSError:
+                return
+            with conn:
+                line = b""
+                while not line.endswith(b"\n"):
+                    line += conn.recv(4096)
+                self.received.append(line.decode())
+                conn.sendall(self.answers.pop(0) if self.answers else self.then)
+
+    def close(self):
+        self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() waiting in the thread
+        self.listener.close()
+        self.thread.join(timeout=5)
+
+
+@pytest.mark.parametrize("then, answered", [(b"", 0), (b"\n", 1), (b"\n\n", 2), (b"\n\n" + app_state().encode(), 3)])
+def test_a_change_answered_short_or_not_at_all_is_reported_as_sent(then, answered):
+    peer = HangingUpPeer((app_state() + STAT).encode(), then)
+    try:
+        with pytest.raises(ChangeUnconfirmed) as info:
+            HAProxy(peer.path).apply("app", {"web1": {"admin": "drain", "weight": 3}})
+    finally:
+        peer.close()
+    sent = ["set server app/web1 state drain", "set server app/web1 weight 3"]
+    assert peer.received[1] == "; ".join(sent + ["show servers state app", "show stat"]) + "\n"
+    assert info.value.commands == sent
+    assert str(info.value).startswith(
+        "sent set server app/web1 state drain; set server app/web1 weight 3 to HAProxy at %s, then reading backend "
+        "'app' back failed: HAProxy answered %d of 4 commands" % (peer.path, answered))
+
+
+def test_only_a_failure_after_connecting_counts_as_sent():
+    peer = HangingUpPeer(b"")
+    try:
+        with pytest.raises(NoFullAnswer, match="answered 0 of 1 commands"):
+            RuntimeClient(peer.path).run(["show stat"])
+    finally:
+        peer.close()
+    # the socket file is left without a listener: refused before anything is sent
+    with pytest.raises(HAProxyError) as refused:
+        RuntimeClient(peer.path).run(["set server app/web1 state drain"])
+    assert not isinstance(refused.value, NoFullAnswer)
+    assert str(refused.value).startswith("cannot connect to HAProxy socket %s: " % peer.path)
+
+
 def scripted_servers(monkeypatch, rounds):
     """Make HAProxy.servers return one dict of {name: Server} per call."""
     base = HAProxy("/x.sock")
@@ -312,3 +377,26 @@ def test_wait_unknown_server(monkeypatch):
     haproxy, calls = scripted_servers(monkeypatch, [{}])
     with pytest.raises(HAProxyError, match="server 'nope' not found in backend 'app'"):
         haproxy.wait_up("app", ["nope"], timeout=1, interval=0.01)
+
+
+STATIC_LB = "Backend is using a static LB algorithm and only accepts weights '0%' and '100%'."
+
+
+@pytest.mark.parametrize("answer, applied", [
+    # HAProxy's answer to 'set ... state drain; set ... weight 3; show servers state app; show stat'
+    ("\n" + STATIC_LB + "\n\n", True),
+    ("No such server.\n\nNo such server.\n\n", False),
+])
+def test_a_change_haproxy_partly_refuses_reports_what_was_sent(answer, applied):
+    peer = HangingUpPeer((app_state() + STAT).encode(), (answer + app_state() + STAT).encode())
+    progress = dict(changed=False, commands=[])
+    params = dict(socket=peer.path, backend="app", name=["web1"], state="drain", weight=3, weights=None, wait=False,
+                  wait_timeout=1.0, wait_interval=0.1)
+    try:
+        with pytest.raises(HAProxyError) as info:
+            _haproxy_tasks.change_servers(params, check_mode=False, diff=False, progress=progress, warnings=[])
+    finally:
+        peer.close()
+    sent = ["set server app/web1 state drain", "set server app/web1 weight 3"]
+    assert progress == dict(changed=applied, commands=sent)
+    assert str(info.value).startswith("HAProxy at %s refused " % peer.path)

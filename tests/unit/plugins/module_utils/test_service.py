@@ -111,3 +111,21 @@ def test_systemd_failure_is_reported():
 def test_bad_input_is_named(manager, name, message):
     with pytest.raises(ServiceError, match=message):
         Service(manager, name, Manager({}))
+
+
+def test_a_supervisorctl_command_line_supervisorctl_would_refuse_is_refused_before_anything_runs():
+    manager = Manager({})
+    with pytest.raises(ServiceError, match="supervisorctl would refuse its command line: option -x not recognized"):
+        Service("supervisor", "shop", manager, supervisorctl=["supervisorctl", "-x", "-p", "pw"])
+    assert manager.calls == []
+
+
+def test_a_password_supervisorctl_cannot_be_given_fails_naming_the_command_not_the_password(tmp_path):
+    manager = Manager({"status": (0, "shop RUNNING\n", "")})
+    supervisorctl = ["supervisorctl", "-c", str(tmp_path / "none.conf"), "-p", "pw"]
+    service = Service("supervisor", "shop", manager, supervisorctl=supervisorctl)
+    with pytest.raises(ServiceError) as refused:
+        service.ensure("started", timeout=1)
+    assert str(refused.value).startswith("cannot run supervisorctl status shop: cannot read the supervisorctl "
+                                         "configuration %s: " % (tmp_path / "none.conf"))
+    assert "pw" not in str(refused.value).split() and manager.calls == []

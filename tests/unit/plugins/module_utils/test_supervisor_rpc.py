@@ -1,11 +1,14 @@
 # Copyright: (c) 2026, lastmile.deploy contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""supervisord over XML-RPC: the endpoint read from a supervisorctl command line, the calls, the fallback."""
+"""supervisord over XML-RPC: the endpoint read from a supervisorctl command line, the calls, the fallback;
+a password on that command line kept off every command line run."""
 
 from __future__ import annotations
 
 import os
 import socketserver
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -16,13 +19,22 @@ import pytest
 
 from ansible_collections.lastmile.deploy.plugins.module_utils._service import Service, ServiceError
 from ansible_collections.lastmile.deploy.plugins.module_utils._supervisor_rpc import (
-    Fault, SupervisorRPC, endpoint_from_command, rpc_from_command)
+    CommandLineError, Fault, SupervisorctlCommand, SupervisorRPC)
+from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures import supervisord_lab
 
 
 def write_conf(tmp_path, text):
     path = tmp_path / "supervisord.conf"
     path.write_text(text)
     return str(path)
+
+
+def endpoint_from_command(argv):
+    return SupervisorctlCommand(argv).endpoint()
+
+
+def rpc_from_command(argv, timeout):
+    return SupervisorctlCommand(argv).rpc(timeout)
 
 
 def test_endpoint_comes_from_the_configuration_named_on_the_command_line(tmp_path):
@@ -39,15 +51,20 @@ def test_endpoint_from_the_server_url_alone():
         "serverurl": "http://127.0.0.1:9001", "username": "a", "password": "b"}
 
 
-def test_a_configuration_without_its_section_means_supervisorctls_default_server(tmp_path):
+def test_a_configuration_without_its_section_is_left_to_supervisorctl_which_refuses_it(tmp_path):
     conf = write_conf(tmp_path, "[supervisord]\nlogfile=/tmp/x.log\n")
+    assert endpoint_from_command(["supervisorctl", "-c", conf]) is None
+
+
+def test_an_empty_section_means_supervisorctls_default_server(tmp_path):
+    conf = write_conf(tmp_path, "[supervisorctl]\n")
     assert endpoint_from_command(["supervisorctl", "-c", conf])["serverurl"] == "http://localhost:9001"
 
 
 @pytest.mark.parametrize("argv", [
     ["supervisorctl"],                                  # supervisorctl would search its default paths
     ["supervisorctl", "-c", "/nonexistent/sv.conf"],    # unreadable
-    ["supervisorctl", "-i", "-c", "/etc/sv.conf"],      # an option this reading does not know
+    ["supervisorctl", "-u", "ops", "-p", "s3cret"],     # no configuration nor server named
 ])
 def test_endpoint_is_left_to_supervisorctl_when_it_cannot_be_told(argv):
     assert endpoint_from_command(argv) is None
@@ -187,3 +204,149 @@ def test_a_restart_left_unanswered_fails_without_restarting_again_through_superv
     rpc = FakeRPC(stopProcess=True, startProcess=Fault(-1, "no answer from supervisord at unix:///x within 60s"))
     with pytest.raises(ServiceError, match=r"did not start it: shop: ERROR \(no answer from supervisord"):
         Service("supervisor", "shop", never_run, rpc=rpc).ensure("restarted", timeout=30)
+
+
+# --- the password on the command line ------------------------------------------------------------
+
+@pytest.mark.parametrize("words", [
+    ["-p", "pw"], ["-ppw"], ["--password", "pw"], ["--password=pw"], ["--pass=pw"], ["--p", "pw"], ["-ip", "pw"],
+    ["-ippw"],
+])
+def test_every_spelling_supervisorctl_takes_for_the_password_is_taken_out(words):
+    command = SupervisorctlCommand(["supervisorctl", "-s", "unix:///run/sv.sock", "-u", "ops"] + words)
+    assert command.password == "pw"
+    assert command.endpoint() == {"serverurl": "unix:///run/sv.sock", "username": "ops", "password": "pw"}
+    assert all("pw" not in value for value in dict(command.options).values())
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["supervisorctl", "-p", "a", "--password=b"], "--password is given more than once"),
+    (["supervisorctl", "-x"], "supervisorctl would refuse its command line: option -x not recognized"),
+    (["supervisorctl", "--pas"], "option --password requires argument"),
+    (["supervisorctl", "-h"], "supervisorctl -h prints its help and does nothing else"),
+    (["supervisorctl", "-c", "/etc/sv.conf", "status", "-p", "secret"], "holds 3 argument(s) after its options"),
+    ([], "supervisorctl command line is empty"),
+])
+def test_a_command_line_supervisorctl_would_refuse_is_refused_naming_no_value(argv, message):
+    with pytest.raises(CommandLineError) as refused:
+        SupervisorctlCommand(argv)
+    assert message in str(refused.value)
+    assert not {"a", "b", "secret", "/etc/sv.conf"} & set(str(refused.value).replace(":", " ").split())
+
+
+def test_a_password_given_apart_and_on_the_command_line_is_refused():
+    with pytest.raises(CommandLineError, match=r"given both on the supervisorctl command line \(-p\) and apart"):
+        SupervisorctlCommand(["supervisorctl", "-p", "x"], password="y")
+
+
+def test_without_a_password_the_command_line_runs_as_given():
+    command = SupervisorctlCommand(["supervisorctl", "-c", "/etc/sv.conf", "-u", "ops"])
+    with command.command_line() as argv:
+        assert argv == ["supervisorctl", "-c", "/etc/sv.conf", "-u", "ops"]
+
+
+def test_the_password_goes_to_supervisorctl_in_a_private_file_with_the_server_it_would_have_used(tmp_path):
+    conf = write_conf(tmp_path, "[supervisorctl]\nserverurl = unix://%(here)s/sv.sock ; the socket\nusername = ops\n"
+                                "password = old\nhistory_file = ~/.h\n[ctlplugin:x]\nsupervisor.ctl_factory = x:y\n")
+    private = tmp_path / "private"
+    private.mkdir()
+    command = SupervisorctlCommand(["supervisorctl", "-i", "--config=%s" % conf, "-r", "/tmp/h", "-p", "50%;#x"])
+    with command.command_line(str(private)) as argv:
+        assert argv[:-1] == ["supervisorctl", "-i", "-r", "/tmp/h", "-c"]
+        path = argv[-1]
+        assert os.path.dirname(path) == str(private)
+        assert os.stat(path).st_mode & 0o777 == 0o600
+        with open(path) as handle:
+            text = handle.read()
+    assert text.splitlines()[1:] == ["[supervisorctl]", "serverurl=unix://%s/sv.sock" % tmp_path, "username=ops",
+                                     "password=50%%;#x"]
+    assert list(private.iterdir()) == [], "the private configuration was left behind"
+
+
+def test_a_password_its_file_cannot_hold_is_refused_without_showing_it(tmp_path):
+    command = SupervisorctlCommand(["supervisorctl", "-s", "unix:///run/sv.sock", "-p", "pw ;tail"])
+    with pytest.raises(CommandLineError) as refused:
+        with command.command_line(str(tmp_path)):
+            raise AssertionError("supervisorctl would read another password")
+    assert "cannot be handed to supervisorctl in a configuration file" in str(refused.value)
+    assert "tail" not in str(refused.value) and list(tmp_path.iterdir()) == []
+
+
+def test_the_private_file_is_removed_when_supervisorctl_fails(tmp_path):
+    command = SupervisorctlCommand(["supervisorctl", "-s", "unix:///run/sv.sock", "-p", "pw"])
+    with pytest.raises(RuntimeError):
+        with command.command_line(str(tmp_path)):
+            raise RuntimeError("supervisorctl could not be started")
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- a real supervisord that asks for a password ---------------------------------------------------
+
+@pytest.fixture(scope="module")
+def guarded_supervisord():
+    if not supervisord_lab.available():
+        pytest.skip("supervisord and supervisorctl are not installed beside %s" % sys.executable)
+    with supervisord_lab.SupervisordLab() as lab:
+        yield lab
+
+
+class RecordingRunner:
+    """Runs command lines for real; records each, with the mode and text of the file after -c while it runs."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, argv):
+        private = None
+        if "-c" in argv:
+            path = argv[argv.index("-c") + 1]
+            with open(path) as handle:
+                private = (path, oct(os.stat(path).st_mode & 0o777), handle.read())
+        self.calls.append((list(argv), private))
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        return done.returncode, done.stdout, done.stderr
+
+
+def test_supervisorctl_found_by_its_own_search_gets_the_password_from_a_private_file(guarded_supervisord, tmp_path):
+    lab = guarded_supervisord
+    pid = lab.info()["pid"]
+    command = SupervisorctlCommand([lab.supervisorctl, "-u", supervisord_lab.USERNAME, "-p", lab.password])
+    assert command.rpc(timeout=5) is None  # no -c nor -s: supervisorctl must run
+    runner = RecordingRunner()
+    service = Service("supervisor", supervisord_lab.PROGRAM, runner, supervisorctl=command, private_dir=str(tmp_path))
+    assert service.ensure("restarted", timeout=15) == (True, "RUNNING")
+    assert lab.info()["pid"] != pid
+    (argv, (path, mode, text)), = runner.calls
+    assert argv == [lab.supervisorctl, "-u", supervisord_lab.USERNAME, "-c", path, "restart", supervisord_lab.PROGRAM]
+    assert lab.password not in " ".join(argv)
+    assert mode == "0o600" and os.path.dirname(path) == str(tmp_path)
+    # the serverurl of the configuration supervisorctl found, its %(here)s made absolute
+    assert "serverurl=unix://%s/../sv.sock" % os.path.dirname(lab.conf) in text.splitlines()
+    assert not os.path.exists(path)
+
+
+def test_with_its_configuration_named_supervisord_is_asked_over_xml_rpc_with_the_password(guarded_supervisord):
+    lab = guarded_supervisord
+    pid = lab.info()["pid"]
+    command = SupervisorctlCommand([lab.supervisorctl, "-c", lab.conf, "-u", supervisord_lab.USERNAME],
+                                   password=lab.password)
+    runner = RecordingRunner()
+    service = Service("supervisor", supervisord_lab.PROGRAM, runner, supervisorctl=command, rpc=command.rpc(timeout=20))
+    assert service.ensure("restarted", timeout=15) == (True, "RUNNING")
+    assert runner.calls == [] and lab.info()["pid"] != pid
+
+
+def test_a_wrong_password_is_refused_by_supervisord_and_shown_nowhere(guarded_supervisord, tmp_path):
+    lab = guarded_supervisord
+    wrong = "wrong-" + lab.password
+    command = SupervisorctlCommand([lab.supervisorctl, "-c", lab.conf, "-u", supervisord_lab.USERNAME, "-p", wrong])
+    runner = RecordingRunner()
+    service = Service("supervisor", supervisord_lab.PROGRAM, runner, supervisorctl=command, rpc=command.rpc(timeout=20),
+                      private_dir=str(tmp_path))
+    with pytest.raises(ServiceError) as refused:
+        service.ensure("restarted", timeout=15)
+    # XML-RPC answered 401, so supervisorctl was tried, with the password in its private file only
+    (argv, private), = runner.calls
+    assert wrong not in " ".join(argv) and private[1] == "0o600"
+    assert "restart %s did not start it" % supervisord_lab.PROGRAM in str(refused.value)
+    assert wrong not in str(refused.value) and list(tmp_path.iterdir()) == []

@@ -12,6 +12,8 @@ import pytest
 
 from ansible_collections.lastmile.deploy.plugins.modules import haproxy_server
 from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures import run_module
+from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures.closing_peer import ClosingPeer
+from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.module_invocation import run_ansible
 from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures.haproxy_lab import HAPROXY_BIN, HAProxyLab
 
 pytestmark = pytest.mark.skipif(not os.access(HAPROXY_BIN, os.X_OK), reason="%s is not installed" % HAPROXY_BIN)
@@ -157,3 +159,44 @@ def test_through_ansible_adhoc(lab):
     assert lab.state()["web2"] == (0x08, 9)
     failed = run_module.adhoc("lastmile.deploy.haproxy_server", dict(args, name="nope"))
     assert failed["msg"] == "server 'nope' not found in backend 'app'; known servers: web1, web2, web3, web4"
+
+
+# --- HAProxy hangs up between applying a change and answering (a reload) ---------------------------
+
+CHANGE = dict(backend="app", name="web1", state="drain", weight=4)
+SENT = ["set server app/web1 state drain", "set server app/web1 weight 4"]
+SENT_LINE = "set server app/web1 state drain; set server app/web1 weight 4; show servers state app; show stat\n"
+
+
+def through(path, address, args):
+    """(failed, result): main() in this process, or the ansible CLI (the action plugin's in-process path)."""
+    args = dict(args, socket=address)
+    if path == "module":
+        result = run_module.in_process(haproxy_server.main, args)
+        return result.get("failed", False), result
+    rc, result = run_ansible("haproxy_server", args)
+    return rc != 0, result
+
+
+@pytest.mark.parametrize("path", ["module", "action"])
+@pytest.mark.parametrize("mode, applied", [("apply", True), ("short", True), ("drop", False)])
+def test_commands_sent_before_haproxy_hangs_up_are_reported_with_the_failed_read_back(lab, path, mode, applied):
+    with ClosingPeer(lab.admin_socket, mode) as peer:
+        failed, result = through(path, peer.address, CHANGE)
+    assert peer.hung_up == [SENT_LINE]
+    assert (failed, result["changed"], result["commands"]) == (True, True, SENT), result
+    assert result["msg"].startswith("sent %s to HAProxy at %s, then reading backend 'app' back failed: "
+                                    % ("; ".join(SENT), peer.address)), result["msg"]
+    assert "HAProxy may have applied them" in result["msg"]
+    # what the message warns of: HAProxy did apply them unless the peer dropped the line
+    assert lab.state()["web1"] == ((0x08, 4) if applied else (0, 10))
+
+
+@pytest.mark.parametrize("path", ["module", "action"])
+def test_a_connection_refused_before_the_change_reports_nothing_sent(lab, path):
+    with ClosingPeer(lab.admin_socket, "refuse") as peer:
+        failed, result = through(path, peer.address, CHANGE)
+    assert peer.hung_up == []
+    assert (failed, result["changed"], result["commands"]) == (True, False, []), result
+    assert result["msg"].startswith("cannot connect to HAProxy socket %s: " % peer.address), result["msg"]
+    assert lab.state()["web1"] == (0, 10)
