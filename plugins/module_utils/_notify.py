@@ -32,6 +32,7 @@ def build_summary(
     strategy: Optional[str] = None,
     message: str = "",
     hosts: Sequence[str] = (),
+    releases: Optional[Dict[str, str]] = None,
 ) -> Dict[str, Any]:
     """The JSON body: the deployment's fields, plus ``text``, a one-line summary for chat webhooks."""
     if outcome not in OUTCOMES:
@@ -54,6 +55,7 @@ def build_summary(
         outcome=outcome,
         message=message or "",
         hosts=hosts,
+        releases={str(host): str(text) for host, text in (releases or {}).items()},
         text=text,
     )
 

@@ -92,6 +92,13 @@ options:
     type: list
     elements: str
     default: []
+  releases:
+    description:
+      - What each host ends on, host name to text such as V(1.4.2 (succeeded\)), for the C(releases) field of the
+        body.
+    type: dict
+    default: {}
+    version_added: 0.3.0
   fail_on_error:
     description:
       - Whether a webhook that cannot be reached or answers a status other than 2xx fails the
@@ -163,6 +170,7 @@ payload:
     outcome: succeeded
     message: ""
     hosts: [app1, app2]
+    releases: {app1: 1.4.2 (succeeded), app2: 1.4.2 (succeeded)}
     text: shop 1.4.2 succeeded (canary, 2 hosts)
 """
 
@@ -192,7 +200,8 @@ def deliver(module: AnsibleModule, payload: dict) -> int:
 def run(module: AnsibleModule) -> dict:
     params = module.params
     payload = build_summary(
-        params["app"], params["version"], params["outcome"], params["strategy"], params["details"], params["hosts"]
+        params["app"], params["version"], params["outcome"], params["strategy"], params["details"], params["hosts"],
+        params["releases"],
     )
     result = dict(changed=False, sent=False, payload=payload)
     what = "the %s notification for %s %s" % (params["outcome"], params["app"], params["version"])
@@ -226,6 +235,7 @@ def main() -> None:
             outcome=dict(type="str", required=True, choices=list(OUTCOMES)),
             details=dict(type="str", default=""),
             hosts=dict(type="list", elements="str", default=[]),
+            releases=dict(type="dict", default={}),
             fail_on_error=dict(type="bool", default=True),
         ),
         supports_check_mode=True,

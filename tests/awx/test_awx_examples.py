@@ -29,7 +29,8 @@ from fleet.playbook import COLLECTIONS, REPO
 EXAMPLES = REPO / "examples" / "awx"
 PROJECT = EXAMPLES / "project"
 DEPLOY_PLAYBOOK = REPO / "playbooks" / "deploy.yml"
-STRATEGIES = [s for s in yaml.safe_load(DEPLOY_PLAYBOOK.read_text())[0]["vars"]["lastmile_strategies"] if s != "auto"]
+DEPLOY_PLAY = next(play for play in yaml.safe_load(DEPLOY_PLAYBOOK.read_text()) if "hosts" in play and "vars" in play)
+STRATEGIES = [s for s in DEPLOY_PLAY["vars"]["lastmile_strategies"] if s != "auto"]
 JOB_TEMPLATES = sorted(p.stem for p in (EXAMPLES / "job_templates").glob("*.yml"))
 # survey file -> the strategy whose variables it asks
 SURVEYS = {**{s: s for s in STRATEGIES}, "canary_approval": "canary"}

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import yaml
 
 from conftest import host_state, run_playbook
+from fleet.playbook import release_vars
 from helpers import FAST, ensure
 
 FLEET_HOSTS = 2  # refusals need no batches
@@ -69,18 +73,72 @@ def test_bad_version_id(fleet):
     assert "../evil" in out and "release id" in out
 
 
-def test_missing_required_variable_stops_before_the_prechecks(fleet):
+def before_the_lock(out):
+    """The run stopped at its variable check: no lock was taken, no precheck ran."""
+    assert "The run cannot start, nothing was changed:" in out, out[-3000:]
+    assert "Take the deployment lock" not in out and "Verify the artifact checksum" not in out, out[-3000:]
+
+
+def test_missing_required_variable_stops_before_the_lock(fleet):
     out = attempt(fleet, deploy_version=None)
-    assert "missing required arguments: deploy_version" in out
-    assert "lastmile.deploy.precheck :" not in out, "the prechecks ran although a required variable was missing"
+    before_the_lock(out)
+    hosts = ", ".join(h.name for h in fleet.hosts)
+    assert f"{hosts}: deploy_version is not set: expected release id to deploy" in out
 
 
-def test_bad_variables_of_the_strategy_are_named_before_the_prechecks(fleet):
+def test_bad_variables_of_the_strategy_are_named_before_the_lock(fleet):
     out = attempt(fleet, deploy_strategy="canary", deploy_canary_interval="soon", deploy_canary_gate="maybe")
-    assert "Variables for deploy_strategy canary are not valid" in out
-    assert "'deploy_canary_interval' is of type str and we were unable to convert to float" in out
-    assert "deploy_canary_gate must be one of: none, pause, file, got: maybe" in out
-    assert "lastmile.deploy.precheck :" not in out and "<class" not in out
+    before_the_lock(out)
+    assert "deploy_canary_interval 'soon': expected a value of type float" in out
+    assert "value of deploy_canary_gate must be one of: none, pause, file, got: maybe" in out
+    assert "<class" not in out
+
+
+@pytest.mark.parametrize("overrides, named", [
+    ({"deploy_batch": "abc"}, "deploy_batch 'abc': batch size 'abc' is not a number or a percentage such as 2 or '25%'"),
+    ({"deploy_strategy": "canary", "deploy_canary_steps": [50, 10]},
+     "deploy_canary_steps [50, 10]: step 2 (10) does not rise above step 1 (50)"),
+    ({"deploy_checksum": "sha256:abc"}, "deploy_checksum 'sha256:abc': checksum 'sha256:abc' has 3 hex digits: sha256 needs 64"),
+    ({"deploy_health_url": "ftp://{{ ansible_host }}/health"}, "deploy_health_url 'ftp://127.0.0."),
+    ({"deploy_strategy": "blue_green", "deploy_blue_group": "blu"},
+     "deploy_blue_group 'blu': no such group in the inventory; blue-green needs hosts of the play in groups blu and green"),
+])
+def test_values_the_run_would_parse_later_are_checked_before_the_lock(fleet, overrides, named):
+    out = attempt(fleet, **overrides)
+    before_the_lock(out)
+    assert named in out, out[-3000:]
+
+
+def test_a_default_that_needs_an_unset_variable_is_named_before_the_lock(fleet, tmp_path):
+    """Without deploy_port the default health URL cannot be made: said before the lock, not after a switch."""
+    inventory = yaml.safe_load(Path(fleet.inventory_path).read_text())
+    del inventory["all"]["vars"]["deploy_port"]
+    without_port = tmp_path / "inventory.yml"
+    without_port.write_text(yaml.safe_dump(inventory))
+    artifact = fleet.build_release("v9")
+    before = host_state(fleet)
+    run = run_playbook(SimpleNamespace(inventory_path=without_port, workdir=fleet.workdir), "deploy",
+                       {**FAST, **release_vars(artifact)})
+    assert run.rc != 0
+    before_the_lock(run.output)
+    hosts = ", ".join(h.name for h in fleet.hosts)
+    assert (f"{hosts}: deploy_health_url cannot be worked out: its default uses deploy_port, which is not set: "
+            "set deploy_port (or deploy_health_url)") in run.output, run.output[-3000:]
+    assert host_state(fleet) == before
+
+
+@pytest.mark.parametrize("playbook", ["deploy", "rollback", "precheck"])
+@pytest.mark.parametrize("pattern, args, named", [
+    ("apps", (), 'deploy_hosts "apps" matches no host of the inventory (groups: app, lb)'),
+    ("app", ("--limit", "lb1"), 'deploy_hosts "app" matches no host of the inventory within --limit lb1'),
+])
+def test_a_target_that_matches_no_host_is_an_error(fleet, playbook, pattern, args, named):
+    artifact = fleet.build_release("v9")
+    before = host_state(fleet)
+    run = run_playbook(fleet, playbook, {**FAST, **release_vars(artifact), "deploy_hosts": pattern}, *args)
+    assert run.rc != 0, run.output[-3000:]
+    assert named in run.output, run.output[-3000:]
+    assert host_state(fleet) == before
 
 
 def test_precheck_playbook_passes_and_changes_nothing(fleet):

@@ -20,7 +20,7 @@ def test_rolling_v1_to_v2_under_load_fails_no_request(fleet):
     assert report.total > 200, f"too little traffic to prove anything: {report}"
     assert report.failed == 0, f"users saw failures during the rollout: {report}"
     assert "v2" in report.versions, report
-    switched = re.findall(r"TASK \[lastmile\.deploy\.service : Switch current and restart the service on release v2\][^\n]*\nchanged: \[(\w+)\]", run.output)
+    switched = re.findall(r"TASK \[lastmile\.deploy\.service : Switch current and restart the service\][^\n]*\nchanged: \[(\w+)\]", run.output)
     assert switched == [h.name for h in fleet.hosts], f"batches out of plan order: {switched}"
     for host in fleet.hosts:
         assert host.version() == "v2", host.name

@@ -30,7 +30,7 @@ FAILED = re.compile(r"^(?:fatal|failed): \[(?P<host>[^\]]+)\](?: \(item=[^)]*\))
 STEP_WORDS = (
     ("traffic", "Drain the batch", "drain"),
     ("service", "Switch current and restart", "switch, restart"),
-    ("release", "Point current at release", "switch"),
+    ("release", "Point current at the release", "switch"),
     ("service", "Restart the service", "restart"),
     ("service", "Stop the service", "stop"),
     ("service", "Start the service", "start"),
@@ -43,7 +43,7 @@ CANARY_SHIFT = ("traffic", "Shift traffic in HAProxy")
 # (role, start of the task name) -> a line of its own: the phases of a run
 PHASES = (
     ("lock", "Take the deployment lock", "lock: take the deployment lock on every host"),
-    ("precheck", "Check the release id", "precheck: check that the release can be deployed, changing nothing"),
+    ("precheck", "Verify the artifact checksum", "precheck: check that the release can be deployed, changing nothing"),
     ("release", "Send the verified artifact", "stage: send the release to every host that needs it and unpack it"),
     ("canary", "Choose the canary hosts", "canary: choose the canary hosts and plan the traffic steps"),
     ("blue_green", "Choose the colour", "blue-green: choose the colour that gets the release"),

@@ -30,9 +30,9 @@ def batch(hosts: str, version: str = "v2", traffic_back: bool = True) -> list:
                   role="traffic")
             + ran("Remember that the batch may be out of the load balancer", "ok: [%s]" % first, role="traffic")
             + ran("Stop when the batch could not be drained", "skipping: [%s]" % first, role="traffic")
-            + ran("Switch current and restart the service on release %s" % version, "changed: [%s]" % first,
+            + ran("Switch current and restart the service", "changed: [%s]" % first,
                   role="service")
-            + ran("Verify the health of %s" % first, "ok: [%s -> localhost]" % first, role="verify")
+            + ran("Verify the health of the host", "ok: [%s -> localhost]" % first, role="verify")
             + ran("Give the batch back its HAProxy state and weight", back, role="traffic")
             + ran("Stop when the batch could not be given back its traffic", "skipping: [%s]" % first, role="traffic"))
 
@@ -51,7 +51,7 @@ START = (
     ran("Check the variables of the lock, the prechecks and the strategy")
     + ran("Take the deployment lock of sample", role="lock")
     + ran("Stop when another run holds the lock", "skipping: [app1]", role="lock")
-    + ran("Check the release id", role="precheck")
+    + ran("Verify the artifact checksum", role="precheck")
     + ran("Check host capacity", role="precheck")
     + ran("Start the run with a clean slate", role="rolling")
     + ran("Send the verified artifact and unpack the release", "changed: [app1]", role="release")
@@ -87,7 +87,7 @@ def test_rollout_shows_one_line_per_phase_and_per_batch():
 
 
 def test_failed_batch_shows_the_cause_and_the_restore():
-    cut = ROLLOUT.index(banner("verify", "Verify the health of app1"))
+    cut = ROLLOUT.index(banner("verify", "Verify the health of the host"))
     lines, progress = view(
         ROLLOUT[:cut - 1]
         + ['fatal: [app1]: FAILED! => {"changed": true, "msg": "app1 did not start", '

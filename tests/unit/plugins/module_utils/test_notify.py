@@ -19,10 +19,12 @@ SECRET = "T0KEN9c1d5e7f2a4b6c8d"
 
 
 def test_summary_fields_and_text():
-    body = build_summary("shop", "1.4.2", "rolled_back", "canary", "app2: error rate 0.04 > 0.001", ["app1", "app2"])
+    body = build_summary("shop", "1.4.2", "rolled_back", "canary", "app2: error rate 0.04 > 0.001", ["app1", "app2"],
+                         {"app1": "1.4.1 (succeeded)", "app2": "1.4.1 (succeeded)"})
     assert body == dict(
         app="shop", version="1.4.2", strategy="canary", outcome="rolled_back",
         message="app2: error rate 0.04 > 0.001", hosts=["app1", "app2"],
+        releases={"app1": "1.4.1 (succeeded)", "app2": "1.4.1 (succeeded)"},
         text="shop 1.4.2 was rolled back (canary, 2 hosts): app2: error rate 0.04 > 0.001",
     )
     assert build_summary("shop", "1", "succeeded", hosts=["a"])["text"] == "shop 1 succeeded (1 host)"

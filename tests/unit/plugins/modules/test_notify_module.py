@@ -34,14 +34,16 @@ def assert_no_secret(result):
 
 def test_sends_the_summary(receiver, capsys):
     url = receiver.url("/hook/" + SECRET)
-    rc, result = run_in_process(main, summary_args(url, headers={"Authorization": HEADER_SECRET}), capsys)
+    rc, result = run_in_process(main, summary_args(url, headers={"Authorization": HEADER_SECRET},
+                                                   releases={"app1": "1.4.2 (succeeded)", "app2": "1.4.2 (succeeded)"}), capsys)
     assert rc == 0, result
     assert result["sent"] is True and result["status"] == 200 and result["changed"] is False
     (seen,) = receiver.requests_to("/hook/", "POST")
     assert seen.headers["Authorization"] == HEADER_SECRET
     assert json.loads(seen.body) == result["payload"] == dict(
         app="shop", version="1.4.2", strategy="rolling", outcome="succeeded", message="all hosts healthy",
-        hosts=["app1", "app2"], text="shop 1.4.2 succeeded (rolling, 2 hosts): all hosts healthy",
+        hosts=["app1", "app2"], releases={"app1": "1.4.2 (succeeded)", "app2": "1.4.2 (succeeded)"},
+        text="shop 1.4.2 succeeded (rolling, 2 hosts): all hosts healthy",
     )
     assert result["invocation"]["module_args"]["url"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
     assert_no_secret(result)

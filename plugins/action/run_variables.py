@@ -1,0 +1,168 @@
+# Copyright: (c) 2026, lastmile.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Resolve every variable a run's roles take, as those roles will see it, and check it; changes nothing.
+
+A variable the play does not set gets its role default, templated with the host's variables, so a
+default that needs a variable nobody set (``deploy_health_url`` without ``deploy_port``) is found
+here, before the lock, instead of halfway through a rollout.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Dict, List, Tuple
+
+from ansible.errors import AnsibleError, AnsibleUndefinedVariable
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.parameters import remove_values
+from ansible.module_utils.errors import ArgumentTypeError, RequiredError
+from ansible.plugins.action import ActionBase
+
+try:  # ansible-core 2.19+ templates only strings trusted as templates; the roles' own files are
+    from ansible.template import trust_as_template
+except ImportError:  # before 2.19 every string is a template
+    def trust_as_template(value):
+        return value
+
+from ansible_collections.lastmile.deploy.plugins.module_utils._variable_checks import (
+    check_colours,
+    check_values,
+    shown,
+    undefined_name,
+)
+
+ROLES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "roles")
+_TYPE_ERROR = re.compile(r"argument '([^']+)' is of type .+? and we were unable to convert to (\w+)")
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _VALID_ARGS = frozenset(("roles",))
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        task_vars = task_vars or {}
+        roles = self._task.args.get("roles") or []
+        if not isinstance(roles, list) or not all(isinstance(role, str) and role in self._known_roles() for role in roles):
+            return dict(result, failed=True, msg="roles %s: expected a list of roles of lastmile.deploy (%s)"
+                        % (shown(roles), ", ".join(sorted(self._known_roles()))))
+        spec = self._options(roles)
+        values, problems = self._resolve(spec, task_vars)
+        validated, spec_problems = self._validate(spec, values)
+        problems += spec_problems
+        secrets = [name for name, option in spec.items() if option.get("no_log")]
+        problems += check_values({name: validated[name] for name in values if name in validated}, secrets)
+        if "blue_green" in roles and not spec_problems:
+            problems += check_colours(validated.get("deploy_blue_group", "blue"), validated.get("deploy_green_group", "green"),
+                                      task_vars.get("ansible_play_hosts") or [], task_vars.get("groups") or {})
+        result.update(changed=False, problems=problems, checked=sorted(values))
+        if problems:
+            result.update(failed=True, msg="; ".join(problems))
+        return result
+
+    def _known_roles(self) -> List[str]:
+        return [name for name in os.listdir(ROLES_DIR) if os.path.isdir(os.path.join(ROLES_DIR, name))]
+
+    def _load(self, role: str, *parts: str) -> Dict[str, Any]:
+        path = os.path.join(ROLES_DIR, role, *parts)
+        if not os.path.exists(path):
+            return {}
+        return _trusted(self._loader.load_from_file(path) or {})
+
+    def _options(self, roles: List[str]) -> Dict[str, Dict[str, Any]]:
+        """The options of the roles' main entry points, each once (the first role's declaration)."""
+        options: Dict[str, Dict[str, Any]] = {}
+        for role in roles:
+            specs = self._load(role, "meta", "argument_specs.yml").get("argument_specs") or {}
+            for name, option in ((specs.get("main") or {}).get("options") or {}).items():
+                options.setdefault(name, dict(option))
+        return options
+
+    def _defaults(self) -> Dict[str, Any]:
+        """Every role's defaults: a variable the play does not set takes its role default."""
+        defaults: Dict[str, Any] = {}
+        for role in sorted(self._known_roles()):
+            for name, value in self._load(role, "defaults", "main.yml").items():
+                defaults.setdefault(name, value)
+        return defaults
+
+    def _resolve(self, spec: Dict[str, Dict[str, Any]], task_vars: Dict[str, Any]) -> Tuple[Dict[str, Any], List[str]]:
+        """{variable: value as the roles will see it}, and why some could not be worked out."""
+        defaults = self._defaults()
+        available = dict(defaults)
+        available.update(task_vars)
+        templar = self._templar.copy_with_new_env(available_variables=available)
+        values, problems = {}, []
+        unset: Dict[str, List[Tuple[str, str]]] = {}  # variable not set -> [(variable that needs it, origin)]
+        for name in sorted(spec):
+            if name in task_vars:
+                raw, origin = task_vars[name], "its value"
+            elif name in defaults:
+                raw, origin = defaults[name], "its default"
+            elif "default" in spec[name]:
+                raw, origin = _trusted(spec[name]["default"]), "its default"
+            else:
+                continue
+            try:
+                values[name] = templar.template(raw)
+            except AnsibleUndefinedVariable as exc:
+                missing = undefined_name(str(exc))
+                if missing:
+                    unset.setdefault(missing, []).append((name, origin))
+                else:
+                    problems.append("%s cannot be worked out from %s: %s" % (name, origin, exc.message))
+            except AnsibleError as exc:
+                problems.append("%s cannot be worked out from %s: %s" % (name, origin, exc.message))
+        for missing, needing in unset.items():
+            # a value the play sets names the variable to fix better than a default that uses it
+            needing.sort(key=lambda pair: pair[1] != "its value")
+            (name, origin), others = needing[0], [other for other, _origin in needing[1:]]
+            problems.append("%s cannot be worked out: %s uses %s, which is not set: set %s (or %s)%s"
+                            % (name, origin, missing, missing, name,
+                               "; %s also need%s it" % (", ".join(others), "s" if len(others) == 1 else "") if others else ""))
+        return values, problems
+
+    @staticmethod
+    def _validate(spec: Dict[str, Dict[str, Any]], values: Dict[str, Any]) -> Tuple[Dict[str, Any], List[str]]:
+        """Types, choices and required variables, with messages naming the variable, its value and the type."""
+        validator = ArgumentSpecValidator(spec)
+        try:
+            validation = validator.validate(values, validate_role_argument_spec=True)
+        except TypeError:  # ansible-core before 2.17 has no validate_role_argument_spec
+            validation = validator.validate(values)
+        problems = []
+        for error in validation.errors:
+            text = error.msg
+            match = _TYPE_ERROR.search(text) if isinstance(error, ArgumentTypeError) else None
+            if match:
+                name = match.group(1)
+                text = "%s %s: expected a value of type %s" % (name, shown(values.get(name), spec.get(name, {}).get("no_log", False)),
+                                                               match.group(2))
+            elif isinstance(error, RequiredError):
+                names = text.split(":", 1)[-1].split(",")
+                text = "; ".join("%s is not set: expected %s" % (name.strip(), _summary(spec.get(name.strip(), {})))
+                                 for name in names)
+            problems.append(remove_values(text, validation._no_log_values))
+        return validation.validated_parameters, problems
+
+
+def _trusted(value: Any) -> Any:
+    """The collection's own YAML, with its strings trusted as templates as Ansible trusts a role's files."""
+    if isinstance(value, str):
+        return trust_as_template(value)
+    if isinstance(value, dict):
+        return {key: _trusted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_trusted(item) for item in value]
+    return value
+
+
+def _summary(option: Dict[str, Any]) -> str:
+    """The first sentence of an option's description, as 'expected ...' text."""
+    description = option.get("description") or "a value"
+    if isinstance(description, list):
+        description = description[0] if description else "a value"
+    text = re.sub(r"[A-Z]\(([^)]*)\)", r"\1", str(description)).split(". ")[0].rstrip(".")
+    return text[0].lower() + text[1:] if text else "a value"

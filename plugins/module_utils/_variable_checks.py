@@ -1,0 +1,134 @@
+# Copyright: (c) 2026, lastmile.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the values of a run's variables must look like, beyond their types.
+
+Each check takes a value its argument spec already accepted and returns ``None`` or why the run
+could not use it. The texts name the variable, its value and what was expected; secret values are
+never shown (see ``shown``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
+
+from ansible_collections.lastmile.deploy.plugins.module_utils._checksum import ChecksumError, parse_checksum
+from ansible_collections.lastmile.deploy.plugins.module_utils._plan import PlanError, batch_size
+from ansible_collections.lastmile.deploy.plugins.module_utils._traffic import TrafficError, check_steps
+from ansible_collections.lastmile.deploy.plugins.module_utils._version import VersionError, validate_version
+
+HIDDEN = "<hidden>"
+_URL = re.compile(r"^https?://[^/?#\s]+", re.IGNORECASE)
+
+
+def shown(value: Any, secret: bool = False) -> str:
+    """A value as a message shows it: JSON-like, cut short, or hidden when it is a secret."""
+    if secret:
+        return HIDDEN
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _version(value: Any) -> Optional[str]:
+    try:
+        validate_version(value)
+    except VersionError as exc:
+        return str(exc)
+    return None
+
+
+def _batch(value: Any) -> Optional[str]:
+    try:
+        batch_size(1, value)
+    except PlanError as exc:
+        return str(exc)
+    return None
+
+
+def _canary_steps(value: Any) -> Optional[str]:
+    try:
+        check_steps(value)
+    except TrafficError as exc:
+        return str(exc)
+    return None
+
+
+def _http_url(value: Any) -> Optional[str]:
+    if isinstance(value, str) and _URL.match(value):
+        return None
+    return "expected an http:// or https:// URL"
+
+
+def _artifact(value: Any) -> Optional[str]:
+    if not isinstance(value, str) or not value.strip():
+        return "expected a controller path or an http(s) URL of a .tar.gz, .tgz or .zip archive"
+    if "://" in value and not _URL.match(value):
+        return "expected a controller path or an http:// or https:// URL"
+    return None
+
+
+def _checksum(value: Any) -> Optional[str]:
+    """The digest forms are parsed here; a SUMS file (URL or path) is read by the precheck."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    spec = value.strip()
+    if _URL.match(spec) or "/" in spec or spec.upper().endswith("SUMS"):
+        return None
+    try:
+        parse_checksum(spec)
+    except ChecksumError as exc:
+        return str(exc)
+    return None
+
+
+# variable -> check of its value
+VALUE_CHECKS: Dict[str, Callable[[Any], Optional[str]]] = {
+    "deploy_version": _version,
+    "deploy_batch": _batch,
+    "deploy_canary_steps": _canary_steps,
+    "deploy_health_url": _http_url,
+    "deploy_artifact": _artifact,
+    "deploy_checksum": _checksum,
+}
+
+
+def check_values(values: Mapping[str, Any], secrets: Iterable[str] = ()) -> List[str]:
+    """Why each value in ``values`` that has a check cannot be used, one text per variable."""
+    hidden = set(secrets)
+    problems = []
+    for name in sorted(values):
+        check = VALUE_CHECKS.get(name)
+        problem = check(values[name]) if check else None
+        if problem:
+            problems.append("%s %s: %s" % (name, shown(values[name], name in hidden), problem))
+    if "deploy_checksum" in values and not str(values.get("deploy_checksum") or "").strip() \
+            and not values.get("deploy_allow_unverified", False):
+        problems.append("deploy_checksum is empty: expected sha256:<hex>, sha512:<hex> or the URL or path of a "
+                        "SHA256SUMS file, or deploy_allow_unverified=true to deploy %s unverified"
+                        % shown(values.get("deploy_artifact")))
+    return problems
+
+
+def check_colours(blue_group: str, green_group: str, play_hosts: Iterable[str],
+                  groups: Mapping[str, Iterable[str]]) -> List[str]:
+    """Blue-green needs two disjoint groups, each with hosts of the play."""
+    hosts = list(play_hosts)
+    members = {colour: [host for host in hosts if host in set(groups.get(name) or ())]
+               for colour, name in (("blue", blue_group), ("green", green_group))}
+    problems = []
+    for colour, name, option in (("blue", blue_group, "deploy_blue_group"), ("green", green_group, "deploy_green_group")):
+        if not members[colour]:
+            where = "no such group in the inventory" if name not in groups else "none of its hosts is in this play"
+            problems.append("%s %s: %s; blue-green needs hosts of the play in groups %s and %s"
+                            % (option, shown(name), where, blue_group, green_group))
+    both = sorted(set(members["blue"]) & set(members["green"]))
+    if both:
+        problems.append("deploy_blue_group %s and deploy_green_group %s share %s: expected two disjoint groups"
+                        % (shown(blue_group), shown(green_group), ", ".join(both)))
+    return problems
+
+
+def undefined_name(text: str) -> Optional[str]:
+    """The variable an "is undefined" error names: ``'deploy_port' is undefined`` -> deploy_port."""
+    match = re.search(r"'([A-Za-z_][A-Za-z0-9_]*)' is undefined", text)
+    return match.group(1) if match else None

@@ -1,0 +1,83 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, lastmile.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: run_variables
+short_description: Check every variable a lastmile.deploy run will use, before it changes anything
+version_added: 0.3.0
+description:
+  - Works out, for the host, the value each variable of the named roles will have when those roles run - the value
+    the play sets, or else the role's default, templated with the host's variables - and checks it. The playbooks of
+    the collection run it before they take the deployment lock, so a bad or missing variable stops the run before any
+    host or the load balancer changes.
+  - Finds a default that needs a variable nobody set, for example O(roles=[verify]) without C(deploy_port), whose
+    default C(deploy_health_url) is C(http://<ansible_host>:<deploy_port>/health).
+  - Checks types, choices and required variables against the roles' argument specifications, and the form of the
+    values a run parses later (C(deploy_version), C(deploy_batch), C(deploy_canary_steps), C(deploy_checksum),
+    C(deploy_artifact), C(deploy_health_url)); with the V(blue_green) role, that the colour groups hold hosts of the
+    play and are disjoint.
+  - Each problem names the variable, its value (never the value of a secret) and what was expected.
+  - Runs on the controller only, as an action; it reads nothing on the host.
+author:
+  - lastmile.deploy contributors (@lastmile-deploy)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.conn
+  - ansible.builtin.action_common_attributes.flow
+attributes:
+  action:
+    support: full
+  async:
+    support: none
+  become:
+    support: none
+  bypass_host_loop:
+    support: none
+  check_mode:
+    support: full
+    details: It only reads variables.
+  connection:
+    support: none
+  delegation:
+    support: none
+    details: It runs on the controller whatever the host.
+  diff_mode:
+    support: none
+  platform:
+    platforms: all
+options:
+  roles:
+    description:
+      - Roles of lastmile.deploy whose variables (the options of their C(main) entry point) the run uses, for
+        example V([lock, precheck, rolling]).
+    type: list
+    elements: str
+    required: true
+seealso:
+  - module: ansible.builtin.validate_argument_spec
+"""
+
+EXAMPLES = r"""
+- name: Check the variables of a rolling deployment before taking the lock
+  lastmile.deploy.run_variables:
+    roles: [lock, precheck, rolling]
+"""
+
+RETURN = r"""
+problems:
+  description: Why each variable that cannot be used cannot; empty when every variable can.
+  returned: always
+  type: list
+  elements: str
+  sample: ["deploy_batch 'abc': batch size 'abc' is not a number or a percentage such as 2 or '25%'"]
+checked:
+  description: The variables that have a value for the host, set or by default, and were checked.
+  returned: always
+  type: list
+  elements: str
+  sample: [deploy_app, deploy_batch, deploy_health_url, deploy_version]
+"""

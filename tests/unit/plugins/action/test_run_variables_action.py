@@ -1,0 +1,109 @@
+# Copyright: (c) 2026, lastmile.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""run_variables through the ansible CLI: values as the roles will see them, role defaults included."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+import yaml
+
+from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.module_invocation import REPO, ansible_cli
+
+BASE = {"deploy_app": "shop", "deploy_version": "1.4.2", "deploy_artifact": "/srv/shop-1.4.2.tgz",
+        "deploy_checksum": "sha256:" + "a" * 64, "deploy_port": 8080}
+
+
+def check(extra_vars, roles=("lock", "precheck", "rolling"), tmp_path=None):
+    """Run the action for localhost with ``extra_vars``; return (rc, result)."""
+    ansible, env = ansible_cli()
+    command = ansible + ["localhost", "-i", "localhost,", "-c", "local", "-m", "lastmile.deploy.run_variables",
+                         "-a", json.dumps({"roles": list(roles)}), "-e", json.dumps(extra_vars)]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
+    start = done.stdout.find("{", done.stdout.find("localhost | "))
+    assert start >= 0, done.stdout + done.stderr
+    return done.returncode, json.JSONDecoder().raw_decode(done.stdout[start:])[0]
+
+
+def test_a_complete_run_passes_and_says_what_it_checked():
+    rc, result = check(BASE)
+    assert rc == 0, result
+    assert result["problems"] == []
+    assert {"deploy_health_url", "deploy_root", "deploy_batch", "deploy_version"} <= set(result["checked"])
+
+
+def test_a_default_that_needs_an_unset_variable_is_named():
+    rc, result = check({k: v for k, v in BASE.items() if k != "deploy_port"})
+    assert rc != 0
+    assert result["problems"] == ["deploy_health_url cannot be worked out: its default uses deploy_port, which is not set: "
+                                  "set deploy_port (or deploy_health_url)"]
+    # the health URL given directly needs no port
+    rc, result = check(dict({k: v for k, v in BASE.items() if k != "deploy_port"},
+                            deploy_health_url="https://shop.example/health"))
+    assert rc == 0, result
+
+
+def test_a_value_that_templates_an_unset_variable_is_named():
+    rc, result = check(dict(BASE, deploy_root="/srv/{{ app_dir }}"))
+    assert rc != 0
+    assert result["problems"] == ["deploy_root cannot be worked out: its value uses app_dir, which is not set: set app_dir "
+                                  "(or deploy_root); deploy_capacity_path also needs it"]
+
+
+def test_types_choices_and_required_variables_name_the_variable_value_and_expectation():
+    rc, result = check({"deploy_app": "shop", "deploy_artifact": "/srv/a.tgz", "deploy_checksum": "",
+                        "deploy_keep_releases": "five", "deploy_lb_provider": "nginxx"})
+    assert rc != 0
+    problems = result["problems"]
+    assert "deploy_keep_releases 'five': expected a value of type int" in problems
+    assert "value of deploy_lb_provider must be one of: haproxy, none, got: nginxx" in problems
+    assert any(p.startswith("deploy_version is not set: expected release id to deploy") for p in problems), problems
+    assert any(p.startswith("deploy_checksum is empty") for p in problems), problems
+
+
+def test_secret_values_never_appear():
+    rc, result = check(dict(BASE, deploy_artifact_headers="Bearer s3cr3t-value", deploy_artifact_password=["s3cr3t-value"]))
+    assert rc != 0
+    assert "s3cr3t-value" not in json.dumps(result), result
+    assert "deploy_artifact_headers <hidden>: expected a value of type dict" in result["problems"]
+
+
+def test_blue_green_needs_its_groups():
+    rc, result = check(BASE, roles=("lock", "precheck", "blue_green"))
+    assert rc != 0
+    assert result["problems"][0].startswith("deploy_blue_group 'blue': no such group in the inventory")
+
+
+def test_unknown_roles_are_refused():
+    rc, result = check(BASE, roles=("lock", "rollin"))
+    assert rc != 0 and result["msg"].startswith("roles ['lock', 'rollin']: expected a list of roles of lastmile.deploy")
+
+
+def role_defaults():
+    roles = os.path.join(REPO, "roles")
+    for role in sorted(os.listdir(roles)):
+        path = os.path.join(roles, role, "defaults", "main.yml")
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as handle:
+                yield role, yaml.safe_load(handle) or {}
+
+
+def test_every_role_gives_a_variable_the_same_default():
+    """run_variables takes a variable's default from whichever role declares it: they must agree."""
+    seen = {}
+    for role, defaults in role_defaults():
+        for name, value in defaults.items():
+            if name in seen:
+                assert seen[name][1] == value, "%s: %s says %r, %s says %r" % (name, seen[name][0], seen[name][1], role, value)
+            else:
+                seen[name] = (role, value)
+    assert seen, "no role defaults found"
+
+
+@pytest.mark.parametrize("strategy", ["rolling", "recreate", "canary"])
+def test_every_strategy_passes_with_its_defaults(strategy):
+    rc, result = check(BASE, roles=("lock", "precheck", strategy))
+    assert rc == 0, result
