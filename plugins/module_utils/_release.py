@@ -44,6 +44,7 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._release_history i
     pending_versions,
     rollback_target,
     save_history,
+    state_path,
     with_status,
     with_switch,
 )
@@ -71,6 +72,10 @@ _LEFTOVER = re.compile(r"^\.(?:tmp|old|rm)-(?P<version>.+)-[0-9a-f]{8}$")
 
 class ReleaseError(Exception):
     """A release operation cannot be done as asked."""
+
+
+class SwitchNotRecorded(ReleaseError):
+    """``current`` was switched, but the history could not be written: the switch happened on disk."""
 
 
 @contextlib.contextmanager
@@ -398,7 +403,16 @@ class ReleaseRoot:
         if not self.check_mode:
             with _os_errors("point current at release %r" % version):
                 self._replace_link(version)
+            # from here on current points at the release, whatever happens to the history
+            self.current = version
+            try:
                 save_history(self.root, history)
+            except (OSError, HistoryError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                raise SwitchNotRecorded(
+                    "current now points at release %r (it was %r), but the switch could not be recorded in %s: %s"
+                    % (version, before["current"], state_path(self.root), reason)
+                ) from exc
         self.current = version
         self.history = history
         return {"changed": True, "before": before, "after": {"current": version}}

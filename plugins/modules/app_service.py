@@ -88,6 +88,10 @@ options:
       - The release must be unpacked; when it is not, the task fails before anything changes.
       - When the restart fails after the switch, the result still says so in RV(release.switched), so
         that a rollback knows to switch the host back.
+      - When C(current) was switched but the switch could not be recorded in the host's history
+        (C(.lastmile/state.json), for example on a full disk), the service is still restarted on the release
+        C(current) now points at, and the task fails saying both, with RV(release.switched=true) and
+        RV(release.recorded=false).
     type: dict
     suboptions:
       root:
@@ -153,29 +157,43 @@ release:
     switched:
       description: Whether C(current) changed (in check mode, whether it would).
       type: bool
+    recorded:
+      description: Whether the switch is recorded in the host's history (in check mode, whether it would be); false
+        when C(current) changed but the history could not be written.
+      type: bool
+      version_added: 0.3.0
   sample:
     version: 1.4.2
     previous: 1.4.1
     switched: true
+    recorded: true
 """
+
+from typing import Optional, Tuple
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._release import ReleaseError, ReleaseRoot
+from ansible_collections.lastmile.deploy.plugins.module_utils._release import ReleaseError, ReleaseRoot, SwitchNotRecorded
 from ansible_collections.lastmile.deploy.plugins.module_utils._service import Service, ServiceError
 from ansible_collections.lastmile.deploy.plugins.module_utils._supervisor_rpc import CommandLineError, SupervisorctlCommand
 
 
-def switch_release(release: dict, check_mode: bool) -> dict:
-    """Point current at the release; raises ReleaseError before any change when it cannot."""
+def switch_release(release: dict, check_mode: bool) -> Tuple[dict, Optional[str]]:
+    """Point current at the release: what happened, and why the switch could not be recorded (or None).
+
+    Raises ReleaseError before any change when it cannot switch.
+    """
     tree = ReleaseRoot(release["root"], check_mode=check_mode)
     previous = tree.current
     if check_mode:
         # a check run never unpacks: a release staged earlier in the same run counts as there,
         # as with lastmile.deploy.release
         tree.unpack(release["version"])
-    switched = tree.switch_current(release["version"])["changed"]
-    return dict(version=release["version"], previous=previous, switched=switched)
+    try:
+        switched = tree.switch_current(release["version"])["changed"]
+    except SwitchNotRecorded as exc:
+        return dict(version=release["version"], previous=previous, switched=True, recorded=False), str(exc)
+    return dict(version=release["version"], previous=previous, switched=switched, recorded=switched), None
 
 
 def main() -> None:
@@ -213,6 +231,7 @@ def main() -> None:
         return module.run_command(argv)
 
     result = {}
+    unrecorded = None
     try:
         supervisor = {}
         if params["manager"] == "supervisor":
@@ -224,10 +243,14 @@ def main() -> None:
                 private_dir=module.tmpdir if command.password is not None else None)
         service = Service(params["manager"], params["name"], run, **supervisor)
         if params["release"]:
-            result["release"] = switch_release(params["release"], module.check_mode)
+            result["release"], unrecorded = switch_release(params["release"], module.check_mode)
+        # also when the switch was not recorded: the service runs the release current points at
         changed, status = service.ensure(params["state"], params["timeout"], module.check_mode)
     except (ServiceError, ReleaseError) as exc:
-        module.fail_json(msg=str(exc), changed=bool(result.get("release", {}).get("switched")), **result)
+        module.fail_json(msg="; ".join(text for text in (str(exc), unrecorded) if text),
+                         changed=bool(result.get("release", {}).get("switched")), **result)
+    if unrecorded:
+        module.fail_json(msg="%s; the service was restarted on it" % unrecorded, changed=True, status=status, **result)
     if module._diff and "release" in result:
         switch = result["release"]
         result["diff"] = dict(before=dict(current=switch["previous"]), after=dict(current=switch["version"]))

@@ -98,7 +98,8 @@ options:
     description:
       - V(present) unpacks the release.
       - V(current) unpacks it (when O(src) is given) and points C(current) at it, recording a
-        C(pending) history entry.
+        C(pending) history entry. When C(current) was switched but the history could not be written (a full
+        disk), the task fails with C(changed=true) and RV(current) naming the release it points at now.
       - V(succeeded) records that the current release O(version) deployed successfully, then
         removes old releases beyond O(keep_releases), and what interrupted runs left in
         C(releases/) (C(.tmp-<version>-*), C(.old-<version>-*), C(.rm-<version>-*)).
@@ -255,6 +256,7 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._archive import (
 from ansible_collections.lastmile.deploy.plugins.module_utils._release import (
     ReleaseError,
     ReleaseRoot,
+    SwitchNotRecorded,
 )
 
 MARK_STATES = ("succeeded", "failed", "rolled_back")
@@ -332,6 +334,9 @@ def main() -> None:
         changed, removed = apply_state(tree, params)
         after = _view(tree, params["version"])
         summary = tree.summary()
+    except SwitchNotRecorded as exc:
+        # current was switched: the task says so (changed) while it fails
+        module.fail_json(msg=str(exc), changed=True, current=tree.current)
     except ReleaseError as exc:
         module.fail_json(msg=str(exc))
     result = dict(

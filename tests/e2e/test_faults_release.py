@@ -16,12 +16,19 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
 
 from ansible_collections.lastmile.deploy.plugins.module_utils._archive import DEFAULT_MAX_SIZE
 from ansible_collections.lastmile.deploy.plugins.module_utils._release import ReleaseError, ReleaseRoot
+from ansible_collections.lastmile.deploy.plugins.module_utils._release_history import (
+    load_history,
+    save_history,
+    with_status,
+    with_switch,
+)
 from conftest import host_state, run_playbook
 from fleet.artifacts import Artifact
 from fleet.hostile import BOMB_CHUNK, KINDS, Hostile, build_hostile, build_padded, plant_sentinel, snapshot
@@ -228,3 +235,47 @@ def test_disk_too_full_for_the_artifact_transfer_stops_before_unpacking(fleet, t
         assert os.listdir(remote_tmp) == [], "a partial artifact or temporary directory was left behind"
     assert host_state(fleet) == before
     assert set(fleet.versions().values()) == {"v1"}
+
+
+def fill_when(ready, directory: str, stop):
+    """Once ``ready()``, fill the filesystem of ``directory`` to the last byte (until ``stop`` is set or it is full)."""
+    while not stop.is_set():
+        if ready():
+            try:
+                with open(os.path.join(directory, "filler"), "wb", buffering=0) as filler:
+                    while True:
+                        filler.write(b"\0" * 4096)
+            except OSError:  # full
+                return
+        stop.wait(0.01)
+
+
+@NEEDS_ROOT
+def test_a_switch_a_full_disk_could_not_record_is_undone_by_the_rollback(fleet):
+    """current is switched, state.json cannot be written: the result says the host was switched, and the
+    rollback puts it back, instead of leaving it on the release that failed."""
+    full, other = fleet.hosts
+    v2 = fleet.build_release("v2")
+    state_dir = os.path.join(full.root, ".lastmile")
+    for host in fleet.hosts:  # v1 was seeded by hand: record it as deployed, as a deployment would have
+        save_history(host.root, with_status(with_switch(load_history(host.root), "v1"), "v1", "succeeded"))
+    lb_before = {n: (s["admin"], s["weight"]) for n, s in fleet.haproxy.server_states().items()}
+    stop = threading.Event()
+    with small_filesystem(state_dir, 256 * 1024):
+        # the disk fills once v2 is staged on the host, before any switch
+        filler = threading.Thread(target=fill_when, args=(
+            lambda: os.path.isdir(os.path.join(full.root, "releases", "v2")), state_dir, stop), daemon=True)
+        filler.start()
+        try:
+            run = deploy_artifact(fleet, v2)
+        finally:
+            stop.set()
+            filler.join()
+        assert run.rc != 0, run.output[-3000:]
+        assert ("%s: Switch current and restart the service (release v2): current now points at release 'v2' (it was "
+                "'v1'), but the switch could not be recorded in %s/state.json: No space left on device"
+                % (full.name, state_dir)) in run.output, run.output[-3000:]
+        assert full.current_target() == "releases/v1", "the rollback left %s on %s" % (full.name, full.current_target())
+        assert full.version() == "v1" and other.version() == "v1"
+        assert other.current_target() == "releases/v1"
+    assert {n: (s["admin"], s["weight"]) for n, s in fleet.haproxy.server_states().items()} == lb_before

@@ -36,7 +36,7 @@ def test_switches_then_restarts_on_the_release(host):
     rc, result = activate(host, "v2")
     assert rc == 0, result
     assert result["changed"] is True and result["status"] == "RUNNING"
-    assert result["release"] == {"version": "v2", "previous": "v1", "switched": True}
+    assert result["release"] == {"version": "v2", "previous": "v1", "switched": True, "recorded": True}
     assert host.current_target() == "releases/v2" and host.version() == "v2"
     assert host.process_info()["pid"] != pid
     assert history(host)[-1]["version"] == "v2" and history(host)[-1]["status"] == "pending"
@@ -59,7 +59,7 @@ def test_check_mode_changes_nothing_and_shows_the_switch(host, capsys):
     assert host.current_target() == "releases/v1" and host.process_info()["pid"] == pid
     # a release staged earlier in the same check run is not there either: it counts as there
     rc, result = activate(host, "v8", check_mode=True)
-    assert rc == 0 and result["release"] == {"version": "v8", "previous": "v1", "switched": True}, result
+    assert rc == 0 and result["release"] == {"version": "v8", "previous": "v1", "switched": True, "recorded": True}, result
     assert host.current_target() == "releases/v1" and host.process_info()["pid"] == pid
 
 
@@ -82,6 +82,6 @@ def test_a_release_that_cannot_start_says_it_was_switched(fleet, host):
     rc, result = activate(host, "v3bad", timeout=5)
     assert rc != 0 and "did not start" in result["msg"], result
     # what a rollback reads to know the host must go back
-    assert result["release"] == {"version": "v3bad", "previous": "v1", "switched": True}
+    assert result["release"] == {"version": "v3bad", "previous": "v1", "switched": True, "recorded": True}
     assert result["changed"] is True
     assert host.current_target() == "releases/v3bad"
