@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -63,3 +64,33 @@ def test_installed_collection_runs_a_precheck_against_the_fleet(installed, fleet
     # ANSIBLE_COLLECTIONS_PATH names only the fresh path, so this ran the installed copy
     assert run.rc == 0, run.output[-3000:]
     assert run.total_changed() == 0
+
+
+MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
+RST_LINK = re.compile(r"<([^<>\s]+)>`__?")
+
+
+def test_installed_docs_have_no_dead_links(installed):
+    """Every relative link in the installed collection's documents leads to a file it ships."""
+    tarball, path = installed
+    root = path / "ansible_collections" / "lastmile" / "deploy"
+    dead, checked = [], 0
+    for doc in sorted(list(root.rglob("*.md")) + list(root.rglob("*.rst"))):
+        links = (MARKDOWN_LINK if doc.suffix == ".md" else RST_LINK).findall(doc.read_text(encoding="utf-8"))
+        for link in links:
+            target = link.split("#", 1)[0]
+            if not target or re.match(r"^[a-z]+:", target):
+                continue
+            checked += 1
+            if not (doc.parent / target).exists():
+                dead.append("%s -> %s" % (doc.relative_to(root), link))
+    assert checked > 50, "too few relative links found to prove anything: %d" % checked
+    assert dead == [], "dead links in the installed collection:\n" + "\n".join(dead)
+
+
+def test_installed_collection_ships_the_awx_examples_and_the_execution_environment(installed):
+    tarball, path = installed
+    root = path / "ansible_collections" / "lastmile" / "deploy"
+    for shipped in ("examples/execution-environment/execution-environment.yml", "examples/awx/job_templates/rolling.yml",
+                    "examples/awx/project/deploy.yml", "docs/reference/index.rst", "docs/awx.md"):
+        assert (root / shipped).is_file(), shipped
