@@ -58,7 +58,9 @@ options:
     elements: str
     required: true
 seealso:
-  - module: ansible.builtin.validate_argument_spec
+  - name: ansible.builtin.validate_argument_spec
+    description: Validates values a play sets against an argument specification, without role defaults.
+    link: https://docs.ansible.com/ansible/latest/collections/ansible/builtin/validate_argument_spec_module.html
 """
 
 EXAMPLES = r"""
