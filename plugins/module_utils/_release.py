@@ -61,6 +61,7 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._release_fs import
 )
 from ansible_collections.lastmile.deploy.plugins.module_utils._version import (
     VersionError,
+    is_valid_version,
     validate_version,
 )
 
@@ -88,14 +89,6 @@ def _os_errors(action: str) -> Iterator[None]:
     except OSError as exc:
         where = " (%s)" % exc.filename if exc.filename else ""
         raise ReleaseError("cannot %s%s: %s" % (action, where, exc.strerror or exc)) from exc
-
-
-def _is_version(text: str) -> bool:
-    try:
-        validate_version(text)
-    except VersionError:
-        return False
-    return True
 
 
 def _checked(version: str) -> str:
@@ -524,7 +517,7 @@ class ReleaseRoot:
             with _os_errors("remove what an interrupted run left in %s" % self.releases_dir):
                 for name in sorted(os.listdir(self.releases_dir)):
                     match = _LEFTOVER.match(name)
-                    if match is None or not _is_version(match.group("version")):
+                    if match is None or not is_valid_version(match.group("version")):
                         continue
                     remove_tree(os.path.join(self.releases_dir, name))
                     removed.append(name)

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import tarfile
@@ -76,3 +77,13 @@ def lstat_tree(top, skip):
             found[name] = (st.st_mode, st.st_size, st.st_mtime_ns,
                            os.readlink(name) if stat.S_ISLNK(st.st_mode) else None)
     return found
+
+
+def tar_gz(path, files):
+    """A tar.gz at ``path`` of regular files, ``{name: bytes}`` in order; returns the path."""
+    with tarfile.open(str(path), "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return str(path)

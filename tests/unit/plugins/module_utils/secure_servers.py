@@ -252,3 +252,13 @@ def refused_url(path: str) -> Iterator[str]:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
         holder.bind(("127.0.0.1", 0))
         yield "http://127.0.0.1:%d%s" % (holder.getsockname()[1], path)
+
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+
+
+def without_environment_credentials(monkeypatch, directory) -> None:
+    """No proxy and no ~/.netrc of the machine running the tests takes part."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NETRC", os.path.join(str(directory), "no-netrc"))

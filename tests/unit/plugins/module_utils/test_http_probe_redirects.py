@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.lastmile.deploy.plugins.module_utils._http_probe import ProbeError, download, fetch_text
-from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.secure_servers import AuthServer, private_ca
+from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.secure_servers import AuthServer, private_ca, without_environment_credentials
 
 TOKEN, PRIVATE_TOKEN = "art-9c41d7e2b0", "glpat-5e0a77c3f1"
 USER, PASSWORD = "deployer", "pw-6b2f90aa"
@@ -27,10 +27,7 @@ MAX_REDIRECTS = 10  # the documented bound
 
 @pytest.fixture(autouse=True)
 def no_environment_credentials(monkeypatch, tmp_path):
-    """No proxy and no ~/.netrc of the machine running the tests takes part."""
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    without_environment_credentials(monkeypatch, tmp_path)
 
 
 @pytest.fixture

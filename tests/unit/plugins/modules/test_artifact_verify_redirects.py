@@ -12,7 +12,7 @@ import json
 import pytest
 
 from ansible_collections.lastmile.deploy.plugins.modules.artifact_verify import main
-from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.secure_servers import AuthServer, private_ca
+from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.secure_servers import AuthServer, private_ca, without_environment_credentials
 from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.module_invocation import run_ansible, run_in_process
 
 NAME = "shop-1.0.0.tar.gz"
@@ -24,9 +24,7 @@ SECRETS = (TOKEN, PRIVATE_TOKEN, PASSWORD, BASIC)
 
 @pytest.fixture(autouse=True)
 def no_environment_credentials(monkeypatch, tmp_path):
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    without_environment_credentials(monkeypatch, tmp_path)
 
 
 @pytest.fixture

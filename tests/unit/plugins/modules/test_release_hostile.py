@@ -5,17 +5,16 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import shutil
 import stat
-import tarfile
 
 import pytest
 
 from ansible_collections.lastmile.deploy.plugins.module_utils import _release
 from ansible_collections.lastmile.deploy.plugins.modules import release
 from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.archive_builders import (
+    tar_gz,
     alias_escape_members,
     lstat_tree,
     write_members,
@@ -28,15 +27,6 @@ def sha256(path):
         return "sha256:" + hashlib.sha256(handle.read()).hexdigest()
 
 
-def make_archive(path, files):
-    with tarfile.open(str(path), "w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return str(path)
-
-
 @pytest.fixture
 def root(tmp_path):
     return str(tmp_path / "app")
@@ -44,7 +34,7 @@ def root(tmp_path):
 
 def test_archive_with_a_repointed_alias_link_is_refused_and_nothing_outside_changes(tmp_path, root, capsys):
     """The release's temporary directory is <tmp>/app/releases/.tmp-*: three levels up is <tmp>."""
-    good = make_archive(tmp_path / "good.tgz", {"app.txt": b"good"})
+    good = tar_gz(tmp_path / "good.tgz", {"app.txt": b"good"})
     rc, result = run_in_process(release.main, dict(root=root, version="0.9", src=good), capsys)
     assert rc == 0, result
     outside = tmp_path / "outside"
@@ -65,9 +55,9 @@ def test_archive_with_a_repointed_alias_link_is_refused_and_nothing_outside_chan
 
 
 def test_src_rewritten_after_its_checksum_is_not_what_gets_unpacked(tmp_path, root, capsys, monkeypatch):
-    src = make_archive(tmp_path / "app.tgz", {"app.txt": b"verified"})
+    src = tar_gz(tmp_path / "app.tgz", {"app.txt": b"verified"})
     verified = sha256(src)
-    swapped = make_archive(tmp_path / "swapped.tgz", {"app.txt": b"swapped"})
+    swapped = tar_gz(tmp_path / "swapped.tgz", {"app.txt": b"swapped"})
     real_extract = _release.extract_archive
 
     def rewrite_then_extract(*args, **kwargs):
@@ -81,7 +71,7 @@ def test_src_rewritten_after_its_checksum_is_not_what_gets_unpacked(tmp_path, ro
 
 
 def test_succeeded_removes_what_interrupted_runs_left(tmp_path, root, capsys):
-    src = make_archive(tmp_path / "app.tgz", {"app.txt": b"one"})
+    src = tar_gz(tmp_path / "app.tgz", {"app.txt": b"one"})
     rc, result = run_in_process(release.main, dict(root=root, version="1.0", src=src), capsys)
     assert rc == 0, result
     releases_dir = os.path.join(root, "releases")

@@ -4,23 +4,17 @@
 
 from __future__ import annotations
 
-import io
 import os
-import tarfile
 
 import pytest
 
 from ansible_collections.lastmile.deploy.plugins.modules import release, release_info
+from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.archive_builders import tar_gz
 from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.module_invocation import run_ansible, run_in_process
 
 
 def make_archive(path, text):
-    with tarfile.open(str(path), "w:gz") as tar:
-        for name, data in (("myapp/app.txt", text.encode()), ("myapp/logs/.keep", b"")):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return str(path)
+    return tar_gz(path, {"myapp/app.txt": text.encode(), "myapp/logs/.keep": b""})
 
 
 @pytest.fixture
