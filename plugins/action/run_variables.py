@@ -27,6 +27,7 @@ except ImportError:  # before 2.19 every string is a template
 
 from ansible_collections.lastmile.deploy.plugins.module_utils._variable_checks import (
     check_colours,
+    check_given_types,
     check_values,
     shown,
     undefined_name,
@@ -45,16 +46,21 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         roles = self._task.args.get("roles") or []
-        if not isinstance(roles, list) or not all(isinstance(role, str) and role in self._known_roles() for role in roles):
-            return dict(result, failed=True, msg="roles %s: expected a list of roles of lastmile.deploy (%s)"
-                        % (shown(roles), ", ".join(sorted(self._known_roles()))))
+        if not isinstance(roles, list) or not all(isinstance(role, str) and role.partition(":")[0] in self._known_roles()
+                                                  for role in roles):
+            return dict(result, failed=True, msg="roles %s: expected a list of roles of lastmile.deploy (%s), each "
+                        "optionally with ':<entry point>'" % (shown(roles), ", ".join(sorted(self._known_roles()))))
         spec = self._options(roles)
         values, problems = self._resolve(spec, task_vars)
-        validated, spec_problems = self._validate(spec, values)
+        # the roles use each value as given, not as their argument spec would convert it
+        given = check_given_types(values, spec)
+        problems += list(given.values())
+        usable = {name: value for name, value in values.items() if name not in given}
+        validated, spec_problems = self._validate({name: option for name, option in spec.items() if name not in given},
+                                                  usable)
         problems += spec_problems
-        secrets = [name for name, option in spec.items() if option.get("no_log")]
-        problems += check_values({name: validated[name] for name in values if name in validated}, secrets)
-        if "blue_green" in roles and not spec_problems:
+        problems += check_values(usable, [name for name, option in spec.items() if option.get("no_log")])
+        if any(role.partition(":")[0] == "blue_green" for role in roles) and not spec_problems:
             problems += check_colours(validated.get("deploy_blue_group", "blue"), validated.get("deploy_green_group", "green"),
                                       task_vars.get("ansible_play_hosts") or [], task_vars.get("groups") or {})
         result.update(changed=False, problems=problems, checked=sorted(values))
@@ -72,12 +78,13 @@ class ActionModule(ActionBase):
         return _trusted(self._loader.load_from_file(path) or {})
 
     def _options(self, roles: List[str]) -> Dict[str, Dict[str, Any]]:
-        """The options of the roles' main entry points, each once (the first role's declaration)."""
+        """The options of the roles' entry points (``role`` is its main, ``role:entry`` another), each once."""
         options: Dict[str, Dict[str, Any]] = {}
         for role in roles:
-            specs = self._load(role, "meta", "argument_specs.yml").get("argument_specs") or {}
-            for name, option in ((specs.get("main") or {}).get("options") or {}).items():
-                options.setdefault(name, dict(option))
+            name, _sep, entry = role.partition(":")
+            specs = self._load(name, "meta", "argument_specs.yml").get("argument_specs") or {}
+            for option_name, option in ((specs.get(entry or "main") or {}).get("options") or {}).items():
+                options.setdefault(option_name, dict(option))
         return options
 
     def _defaults(self) -> Dict[str, Any]:
@@ -112,9 +119,9 @@ class ActionModule(ActionBase):
                 if missing:
                     unset.setdefault(missing, []).append((name, origin))
                 else:
-                    problems.append("%s cannot be worked out from %s: %s" % (name, origin, exc.message))
+                    problems.append(_unworkable(name, origin, exc, spec[name]))
             except AnsibleError as exc:
-                problems.append("%s cannot be worked out from %s: %s" % (name, origin, exc.message))
+                problems.append(_unworkable(name, origin, exc, spec[name]))
         for missing, needing in unset.items():
             # a value the play sets names the variable to fix better than a default that uses it
             needing.sort(key=lambda pair: pair[1] != "its value")
@@ -146,6 +153,13 @@ class ActionModule(ActionBase):
                                  for name in names)
             problems.append(remove_values(text, validation._no_log_values))
         return validation.validated_parameters, problems
+
+
+def _unworkable(name: str, origin: str, exc: AnsibleError, option: Dict[str, Any]) -> str:
+    """Why a variable cannot be templated; for a secret, without the templating error, which may quote it."""
+    if option.get("no_log"):
+        return "%s cannot be worked out from %s, which is hidden: it is not a valid template" % (name, origin)
+    return "%s cannot be worked out from %s: %s" % (name, origin, exc.message)
 
 
 def _trusted(value: Any) -> Any:

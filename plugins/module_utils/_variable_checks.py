@@ -15,24 +15,55 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
 from ansible_collections.lastmile.deploy.plugins.module_utils._checksum import ChecksumError, parse_checksum
 from ansible_collections.lastmile.deploy.plugins.module_utils._plan import PlanError, batch_size
 from ansible_collections.lastmile.deploy.plugins.module_utils._traffic import TrafficError, check_steps
-from ansible_collections.lastmile.deploy.plugins.module_utils._version import VersionError, validate_version
+from ansible_collections.lastmile.deploy.plugins.module_utils._version import VersionError, kind_of, validate_version
 
 HIDDEN = "<hidden>"
 _URL = re.compile(r"^https?://[^/?#\s]+", re.IGNORECASE)
+_USERINFO = re.compile(r"([a-z][a-z0-9+.-]*://)[^/@\s'\"]*@", re.IGNORECASE)
 
 
 def shown(value: Any, secret: bool = False) -> str:
-    """A value as a message shows it: JSON-like, cut short, or hidden when it is a secret."""
+    """A value as a message shows it: Python-like, cut short, with the user:password@ of any URL in it
+    hidden, or hidden whole when it is a secret."""
     if secret:
         return HIDDEN
-    text = repr(value)
+    text = _USERINFO.sub(r"\1%s@" % HIDDEN, repr(value))
     return text if len(text) <= 120 else text[:117] + "..."
+
+
+# the Python type each argument spec type needs as given, since the roles use values as given
+_GIVEN_AS = {"list": (list,), "dict": (dict,), "str": (str, int, float), "path": (str,)}
+_TYPE_WORDS = {"list": "a list (on the command line as JSON: -e '{\"%s\": [...]}')",
+               "dict": "a mapping of names to values (on the command line as JSON: -e '{\"%s\": {...}}')",
+               "str": "a string", "path": "a path"}
+
+
+def check_given_types(values: Mapping[str, Any], spec: Mapping[str, Mapping[str, Any]]) -> Dict[str, str]:
+    """{variable: problem} for values whose type is not the one the roles will use them as.
+
+    Ansible's own validation would convert ``"10,50,100"`` to a list or ``["x"]`` to a string; the
+    roles get the value as given, so such values are refused here instead of failing after the lock.
+    """
+    problems = {}
+    for name, value in values.items():
+        kind = spec.get(name, {}).get("type", "str")
+        allowed = _GIVEN_AS.get(kind)
+        if allowed is None or value is None or isinstance(value, bool) and kind != "str":
+            continue
+        if not isinstance(value, allowed):
+            expected = _TYPE_WORDS[kind] % name if "%s" in _TYPE_WORDS[kind] else _TYPE_WORDS[kind]
+            got = kind_of(value)
+            problems[name] = "%s %s: expected %s, got %s %s" % (
+                name, shown(value, spec[name].get("no_log", False)), expected, "an" if got[0] in "aeiou" else "a", got)
+    return problems
 
 
 def _version(value: Any) -> Optional[str]:
     try:
         validate_version(value)
     except VersionError as exc:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return "%s; quote it, as YAML reads 1.10 as the number 1.1" % exc
         return str(exc)
     return None
 
@@ -89,6 +120,7 @@ VALUE_CHECKS: Dict[str, Callable[[Any], Optional[str]]] = {
     "deploy_health_url": _http_url,
     "deploy_artifact": _artifact,
     "deploy_checksum": _checksum,
+    "deploy_notify_url": lambda value: _http_url(value) if value else None,  # empty: no webhook
 }
 
 

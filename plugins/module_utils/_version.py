@@ -15,6 +15,15 @@ VERSION_RULE = (
 _VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 
 
+def kind_of(value: object) -> str:
+    """What a value is, in words a message can show (also for Ansible's tagged copies of str, list, ...)."""
+    for kind, words in ((bool, "boolean"), (str, "string"), (int, "integer"), (float, "number"), (list, "list"),
+                        (dict, "mapping")):
+        if isinstance(value, kind):
+            return words
+    return type(value).__name__
+
+
 class VersionError(ValueError):
     """A release id breaks the naming rule."""
 
@@ -24,7 +33,7 @@ def validate_version(version: object) -> str:
     if not isinstance(version, str):
         raise VersionError(
             "release id %r is a %s: expected a string of %s"
-            % (version, type(version).__name__, VERSION_RULE)
+            % (version, kind_of(version), VERSION_RULE)
         )
     if version in ("", ".", ".."):
         raise VersionError("release id %r is not allowed: expected %s" % (version, VERSION_RULE))

@@ -68,7 +68,9 @@ def test_secret_values_never_appear():
     rc, result = check(dict(BASE, deploy_artifact_headers="Bearer s3cr3t-value", deploy_artifact_password=["s3cr3t-value"]))
     assert rc != 0
     assert "s3cr3t-value" not in json.dumps(result), result
-    assert "deploy_artifact_headers <hidden>: expected a value of type dict" in result["problems"]
+    assert any(problem.startswith("deploy_artifact_headers <hidden>: expected a mapping of names to values")
+               for problem in result["problems"]), result
+    assert "deploy_artifact_password <hidden>: expected a string, got a list" in result["problems"]
 
 
 def test_blue_green_needs_its_groups():
@@ -107,3 +109,27 @@ def test_every_role_gives_a_variable_the_same_default():
 def test_every_strategy_passes_with_its_defaults(strategy):
     rc, result = check(BASE, roles=("lock", "precheck", strategy))
     assert rc == 0, result
+
+
+@pytest.mark.parametrize("values, problem", [
+    ({"deploy_canary_steps": "10,50,100"},
+     "deploy_canary_steps '10,50,100': expected a list (on the command line as JSON: -e '{\"deploy_canary_steps\": [...]}'), "
+     "got a string"),
+    ({"deploy_version": 1.10}, "deploy_version 1.1: release id 1.1 is a number"),
+    ({"deploy_notify_url": "ftp://hooks.example/abc"}, "deploy_notify_url <hidden>: expected an http:// or https:// URL"),
+    ({"deploy_artifact": "ftp://user:art-s3cr3t@host/shop.tgz"},
+     "deploy_artifact 'ftp://<hidden>@host/shop.tgz': expected a controller path or an http:// or https:// URL"),
+])
+def test_values_the_roles_would_use_as_given_are_checked_as_given(values, problem):
+    """Ansible's validation would convert "10,50,100" into a list or 1.10 into "1.1"; the roles get them as given."""
+    rc, result = check(dict(BASE, **values), roles=("lock", "precheck", "canary", "notify:outcome"))
+    assert rc != 0
+    assert any(found.startswith(problem) for found in result["problems"]), result["problems"]
+    assert "art-s3cr3t" not in json.dumps(result)
+
+
+def test_a_secret_that_is_not_a_valid_template_is_not_quoted():
+    rc, result = check(dict(BASE, deploy_artifact_password="pw-s3cr3t{% if"))
+    assert rc != 0 and "pw-s3cr3t" not in json.dumps(result)
+    assert result["problems"] == ["deploy_artifact_password cannot be worked out from its value, which is hidden: "
+                                  "it is not a valid template"]

@@ -12,6 +12,7 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._host_messages imp
 from ansible_collections.lastmile.deploy.plugins.module_utils._variable_checks import (
     HIDDEN,
     check_colours,
+    check_given_types,
     check_values,
     shown,
     undefined_name,
@@ -96,3 +97,21 @@ def test_every_message_keeps_exactly_its_hosts(messages):
             assert message not in said, "a message is said twice"
             said[message] = sorted(named)
     assert said == {m: sorted(h for h, ms in messages.items() if m in ms) for ms in messages.values() for m in ms}
+
+
+def test_urls_keep_their_credentials_hidden():
+    assert shown("https://deployer:pw-123@artifacts.example/shop.tgz") == "'https://<hidden>@artifacts.example/shop.tgz'"
+    assert shown(["s3://key:secret@bucket/x"]) == "['s3://<hidden>@bucket/x']"
+
+
+@pytest.mark.parametrize("name, kind, value, expected", [
+    ("deploy_canary_steps", "list", "10,50,100", "expected a list"),
+    ("deploy_artifact_headers", "dict", "Authorization: x", "expected a mapping of names to values"),
+    ("deploy_version", "str", ["1.0"], "expected a string, got a list"),
+    ("deploy_root", "path", 5, "expected a path, got an integer"),
+])
+def test_values_of_another_type_than_the_roles_use_are_named(name, kind, value, expected):
+    problems = check_given_types({name: value}, {name: {"type": kind}})
+    assert list(problems) == [name] and expected in problems[name]
+    assert check_given_types({name: {"list": [1], "dict": {"a": 1}, "str": "1.0", "path": "/opt"}[kind]},
+                             {name: {"type": kind}}) == {}

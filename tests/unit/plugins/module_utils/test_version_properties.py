@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from ansible_collections.lastmile.deploy.plugins.module_utils._version import (
     VersionError,
     is_valid_version,
+    kind_of,
     validate_version,
 )
 
@@ -103,7 +104,8 @@ def test_ids_joined_into_a_path_or_a_phrase_are_refused(parts, separator):
                        st.lists(valid_ids, max_size=2)))
 def test_values_that_are_not_text_are_refused_naming_value_and_type(value):
     message = refused(value)
-    assert "release id %r is a %s" % (value, type(value).__name__) in message
+    assert "release id %r is a %s" % (value, kind_of(value)) in message
+    assert kind_of(value) in ("boolean", "integer", "number", "list", "mapping", type(value).__name__)
 
 
 @PROPERTY_SETTINGS
