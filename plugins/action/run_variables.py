@@ -178,5 +178,5 @@ def _summary(option: Dict[str, Any]) -> str:
     description = option.get("description") or "a value"
     if isinstance(description, list):
         description = description[0] if description else "a value"
-    text = re.sub(r"[A-Z]\(([^)]*)\)", r"\1", str(description)).split(". ")[0].rstrip(".")
+    text = re.split(r"(?<=[a-z0-9)])\. (?=[A-Z])", re.sub(r"[A-Z]\(([^)]*)\)", r"\1", str(description)))[0].rstrip(".")
     return text[0].lower() + text[1:] if text else "a value"

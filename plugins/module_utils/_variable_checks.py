@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
 from ansible_collections.lastmile.deploy.plugins.module_utils._checksum import ChecksumError, parse_checksum
 from ansible_collections.lastmile.deploy.plugins.module_utils._plan import PlanError, batch_size
 from ansible_collections.lastmile.deploy.plugins.module_utils._traffic import TrafficError, check_steps
@@ -112,6 +114,38 @@ def _checksum(value: Any) -> Optional[str]:
     return None
 
 
+def _in_range(low: float, high: Optional[float] = None, above: bool = False) -> Callable[[Any], Optional[str]]:
+    """A check that a number is at least ``low`` (above it, with ``above``) and at most ``high``."""
+    expected = "a number %s %g%s" % ("above" if above else "of at least", low, " and at most %g" % high if high is not None else "")
+
+    def check(value: Any) -> Optional[str]:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return None  # the argument spec names a value that is not a number
+        if number != number or (number <= low if above else number < low) or (high is not None and number > high):
+            return "expected %s" % expected
+        return None
+    return check
+
+
+# variables whose numbers the run uses as counts, sizes, percentages or waits
+RANGES = {
+    "deploy_keep_releases": _in_range(0), "deploy_strip_components": _in_range(0),
+    "deploy_max_unpacked_size": _in_range(1), "deploy_max_archive_members": _in_range(1),
+    "deploy_verify_samples": _in_range(1), "deploy_canary_count": _in_range(1), "deploy_canary_min_requests": _in_range(0),
+    "deploy_verify_interval": _in_range(0), "deploy_max_latency_ms": _in_range(0),
+    "deploy_latency_percentile": _in_range(0, 100, above=True),
+    "deploy_max_error_rate": _in_range(0, 1), "deploy_canary_max_error_rate_increase": _in_range(0, 1),
+    "deploy_canary_max_latency_ratio": _in_range(1), "deploy_canary_latency_floor_ms": _in_range(0),
+    "deploy_min_disk_free_percent": _in_range(0, 100), "deploy_max_cpu_percent": _in_range(0, 100),
+    "deploy_max_memory_percent": _in_range(0, 100), "deploy_cpu_sample_seconds": _in_range(0, 60, above=True),
+    "deploy_health_timeout": _in_range(0, above=True), "deploy_drain_timeout": _in_range(0, above=True),
+    "deploy_up_timeout": _in_range(0, above=True), "deploy_service_start_timeout": _in_range(0, above=True),
+    "deploy_precheck_timeout": _in_range(0, above=True), "deploy_canary_interval": _in_range(0, above=True),
+    "deploy_canary_gate_timeout": _in_range(0, above=True), "deploy_notify_timeout": _in_range(0, above=True),
+}
+
 # variable -> check of its value
 VALUE_CHECKS: Dict[str, Callable[[Any], Optional[str]]] = {
     "deploy_version": _version,
@@ -121,6 +155,7 @@ VALUE_CHECKS: Dict[str, Callable[[Any], Optional[str]]] = {
     "deploy_artifact": _artifact,
     "deploy_checksum": _checksum,
     "deploy_notify_url": lambda value: _http_url(value) if value else None,  # empty: no webhook
+    **RANGES,
 }
 
 
@@ -134,7 +169,7 @@ def check_values(values: Mapping[str, Any], secrets: Iterable[str] = ()) -> List
         if problem:
             problems.append("%s %s: %s" % (name, shown(values[name], name in hidden), problem))
     if "deploy_checksum" in values and not str(values.get("deploy_checksum") or "").strip() \
-            and not values.get("deploy_allow_unverified", False):
+            and not boolean(values.get("deploy_allow_unverified", False), strict=False):
         problems.append("deploy_checksum is empty: expected sha256:<hex>, sha512:<hex> or the URL or path of a "
                         "SHA256SUMS file, or deploy_allow_unverified=true to deploy %s unverified"
                         % shown(values.get("deploy_artifact")))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_playbook
+from conftest import host_state, run_playbook
 from helpers import FAST, deploy, ensure, history
 
 FLEET_HOSTS = 3  # a --limit run leaves the others behind
@@ -55,22 +55,28 @@ def set_release_mode(host, version, mode):
     path.write_text(json.dumps(release))
 
 
-def test_a_rollback_that_leaves_hosts_on_different_releases_fails_listing_each(fleet, webhook):
+def test_a_rollback_that_would_leave_hosts_on_different_releases_is_refused_listing_each(fleet, webhook):
     ensure(fleet, "v1", "v2")
     first = fleet.hosts[0].name
     limited = deploy(fleet, "v3", args=("--limit", first))
     assert limited.rc == 0, limited.output[-3000:]
-    # the first host goes back to v2, the others to v1: each host's own previous release
+    others = [h.name for h in fleet.hosts[1:]]
+    assert "--limit %s keeps 1 of the 3 hosts of deploy_hosts" % first in limited.output, limited.output[:3000]
+    assert "%s keep the release they have" % ", ".join(others) in limited.output, limited.output[:3000]
+    # the first host would go back to v2, the others to v1: each host's own previous release
+    before = host_state(fleet)
     run = run_playbook(fleet, "rollback", {**FAST, "deploy_notify_url": webhook.url})
     assert run.rc != 0, run.output[-3000:]
-    others = [h.name for h in fleet.hosts[1:]]
-    listing = ", ".join(["%s v2 (succeeded)" % first] + ["%s v1 (succeeded)" % name for name in others])
-    assert ("The rollback of sample did not leave every host on one known release: the hosts are on different "
-            "releases: v1, v2. Each host's release: %s." % listing) in run.output, run.output[-3000:]
+    listing = ", ".join(["%s v3 -> v2" % first] + ["%s v2 -> v1" % name for name in others])
+    assert ("The hosts do not share one release and one release to go back to, so a rollback would leave them on "
+            "different releases; nothing was changed. Each host's release and the release it would go back to: %s."
+            % listing) in run.output, run.output[-3000:]
+    assert host_state(fleet) == before
     body = webhook.last()
     assert body["outcome"] == "failed" and body["strategy"] == "rollback", body
-    assert body["releases"] == {first: "v2 (succeeded)", **{name: "v1 (succeeded)" for name in others}}, body
-    assert "different releases" in body["message"]
+    assert body["releases"] == {first: "v3 (succeeded)", **{name: "v2 (succeeded)" for name in others}}, body
+    # the fleet is brought to one release by deploying it to all of them
+    assert deploy(fleet, "v3").rc == 0
 
 
 def test_a_restore_with_problems_is_reported_failed_not_rolled_back(fleet, webhook):

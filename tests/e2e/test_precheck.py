@@ -100,6 +100,11 @@ def test_bad_variables_of_the_strategy_are_named_before_the_lock(fleet):
      "deploy_canary_steps [50, 10]: step 2 (10) does not rise above step 1 (50)"),
     ({"deploy_checksum": "sha256:abc"}, "deploy_checksum 'sha256:abc': checksum 'sha256:abc' has 3 hex digits: sha256 needs 64"),
     ({"deploy_health_url": "ftp://{{ ansible_host }}/health"}, "deploy_health_url 'ftp://127.0.0."),
+    # variables of the roles a strategy includes (verify, release), not only of the strategy
+    ({"deploy_health_headers": "Authorization: Bearer hh-s3cr3t"},
+     "deploy_health_headers <hidden>: expected a mapping of names to values"),
+    ({"deploy_keep_releases": -1}, "deploy_keep_releases -1: expected a number of at least 0"),
+    ({"deploy_strategy": "canary", "deploy_canary_steps": "10,50"}, "deploy_canary_steps '10,50': expected a list"),
     ({"deploy_strategy": "blue_green", "deploy_blue_group": "blu"},
      "deploy_blue_group 'blu': no such group in the inventory; blue-green needs hosts of the play in groups blu and green"),
 ])
