@@ -105,10 +105,16 @@ def test_every_role_gives_a_variable_the_same_default():
     assert seen, "no role defaults found"
 
 
-@pytest.mark.parametrize("strategy", ["rolling", "recreate", "canary"])
-def test_every_strategy_passes_with_its_defaults(strategy):
-    rc, result = check(BASE, roles=("lock", "precheck", strategy))
+STEP_ROLES = ("release:stage", "service", "traffic:restore", "verify", "notify:outcome")
+
+
+@pytest.mark.parametrize("roles", [("lock", "precheck", strategy) + STEP_ROLES for strategy in ("rolling", "recreate", "canary")]
+                         + [("lock", "rollback") + STEP_ROLES[1:]])
+def test_every_run_passes_with_its_defaults(roles):
+    """The roles the deploy and rollback playbooks check, with the role defaults and nothing else set."""
+    rc, result = check(BASE, roles=roles)
     assert rc == 0, result
+    assert "deploy_health_headers" in result["checked"] and "deploy_notify_url" in result["checked"]
 
 
 @pytest.mark.parametrize("values, problem", [
