@@ -8,8 +8,9 @@ import copy
 import datetime
 import json
 import os
-import tempfile
 from typing import Any, Dict, Iterable, List, Optional
+
+from ansible_collections.lastmile.deploy.plugins.module_utils._lock import UnsafePath, create_temp, open_dir, open_file
 
 STATUSES = ("pending", "succeeded", "failed", "rolled_back")
 STATE_DIR = ".lastmile"
@@ -36,13 +37,26 @@ def _well_formed(entry: object) -> bool:
 
 
 def load_history(root: str) -> List[Entry]:
-    """Entries oldest first; an empty list when the state file does not exist yet."""
+    """Entries oldest first; an empty list when the state file does not exist yet.
+
+    Neither ``.lastmile`` nor the state file is read through a link (HistoryError): the deploy
+    root may belong to the application's user.
+    """
     path = state_path(root)
     try:
-        with open(path, encoding="utf-8") as handle:
+        dir_fd = open_dir(os.path.dirname(path))
+        if dir_fd is None:
+            return []
+        try:
+            fd = open_file(dir_fd, STATE_FILE, path, os.O_RDONLY)
+        finally:
+            os.close(dir_fd)
+        with os.fdopen(fd, encoding="utf-8") as handle:
             data = json.load(handle)
     except FileNotFoundError:
         return []
+    except UnsafePath as exc:
+        raise HistoryError("cannot read release history: %s" % exc) from exc
     except (OSError, ValueError) as exc:
         raise HistoryError("cannot read release history %s: %s" % (path, exc)) from exc
     history = data.get("history") if isinstance(data, dict) else None
@@ -56,22 +70,36 @@ def load_history(root: str) -> List[Entry]:
 
 
 def save_history(root: str, history: List[Entry]) -> None:
-    """Write the state file atomically: a temp file in the same directory, then rename."""
-    directory = os.path.join(root, STATE_DIR)
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=directory)
+    """Write the state file atomically: a temp file in the same directory, then rename.
+
+    Both are made relative to ``.lastmile`` opened without following a link in its place, which
+    is refused (HistoryError): nothing is written outside the deploy root.
+    """
+    os.makedirs(root, exist_ok=True)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"history": history}, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, state_path(root))
-    except BaseException:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-        raise
+        dir_fd = open_dir(os.path.join(root, STATE_DIR), create=True, mode=0o755)
+    except UnsafePath as exc:
+        raise HistoryError("cannot write release history: %s" % exc) from exc
+    if dir_fd is None:  # the deploy root went away meanwhile
+        raise FileNotFoundError(2, "No such file or directory", root)
+    try:
+        fd, tmp = create_temp(dir_fd, ".state-", ".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump({"history": history}, handle, indent=2, sort_keys=True)
+                handle.write("\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+                os.fchmod(handle.fileno(), 0o644)
+            os.replace(tmp, STATE_FILE, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            try:
+                os.unlink(tmp, dir_fd=dir_fd)
+            except FileNotFoundError:
+                pass
+            raise
+    finally:
+        os.close(dir_fd)
 
 
 def latest_index(history: List[Entry], version: str) -> Optional[int]:

@@ -25,7 +25,13 @@ description:
   - Every change of the lock on a host is made holding an exclusive C(flock) on
     C(<root>/.lastmile/lock.guard), so two runs on the same host can never both break and take it.
   - O(state=absent) gives the lock back if this run holds it and leaves another run's lock alone.
-    Directories the lock created on a host never deployed to are removed again when still empty.
+    Directories the lock of this run created on a host never deployed to (C(.lastmile) and the missing
+    directories above it) are removed again when still empty; directories a broken lock names never are.
+  - The deploy root may belong to the application's own user while runs are root (become). A link in place
+    of C(.lastmile), C(lock.json) or C(lock.guard) is never followed - the task fails naming it - and
+    temporary files are made only inside C(.lastmile). A lock file this user did not write (it belongs to
+    another user, or it or C(.lastmile) can be written by others than its owner) can still be broken, but
+    nothing it remembered is taken over; a warning names the file and its owner or mode.
   - Needs only the Python standard library on the host.
 author:
   - lastmile.deploy contributors (@lastmile-deploy)
@@ -74,7 +80,11 @@ options:
   memory:
     description:
       - With O(state=present), what this run keeps in its lock for a run that has to take over after
-        it dies, for example the load balancer state to restore. Keeping it is not reported as a change.
+        it dies. Keeping it is not reported as a change.
+      - The one key kept is C(lb_before), the load balancer state to restore - a mapping of HAProxy server
+        name to its state, with C(admin) one of V(ready), V(drain) or V(maint) and C(weight) an integer from
+        0 to 256 (other plain values, such as C(up), may go with them). Anything else is refused before the
+        lock is taken.
       - A run that breaks the lock gets it back as RV(inherited).
     type: dict
   read_releases:
@@ -246,7 +256,10 @@ broken:
   type: dict
   sample: null
 inherited:
-  description: What the run whose lock was broken kept in it (see O(memory)); empty when no lock was broken.
+  description:
+    - What the run whose lock was broken kept in it (see O(memory)); empty when no lock was broken.
+    - Only from a lock file this user wrote, and only the keys of the form O(memory) takes; anything else is
+      left out with a warning.
   returned: always
   type: dict
   sample: {lb_before: {web1: {admin: ready, weight: 100}}}
@@ -293,6 +306,7 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._lock import (
     LockError,
     LockHeld,
     acquire,
+    check_memory,
     holder_id,
     lock_path,
     read_holder,
@@ -388,6 +402,8 @@ def main() -> None:
     broken = None
     try:
         if params["state"] == "present":
+            if params["memory"] is not None:
+                check_memory(params["memory"])
             changed, broken = acquire(params["root"], holder, params["force"], module.check_mode, params["break_holder"])
             if params["memory"] is not None:
                 remember(params["root"], holder, "memory", params["memory"], module.check_mode)
@@ -403,8 +419,9 @@ def main() -> None:
             path=path, holder=exc.holder, holder_id=holder_id(exc.holder), broken=None, inherited={})
     except LockError as exc:
         module.fail_json(msg=str(exc), path=path, broken=None, inherited={})
-    result = dict(changed=changed, path=path, broken=broken and broken["holder"],
-                  inherited=(broken or {}).get("memory") or {})
+    for warning in broken.warnings if broken else []:
+        module.warn(warning)
+    result = dict(changed=changed, path=path, broken=broken and broken.holder, inherited=broken.inherited if broken else {})
     if params["state"] == "present" and current is None and module.check_mode:
         current = holder
     if current is not None:

@@ -19,7 +19,12 @@ from ansible_collections.lastmile.deploy.plugins.action.deploy_lock import (
     process_start,
     this_run,
 )
-from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.module_invocation import COLLECTIONS, run_ansible
+from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.module_invocation import (
+    COLLECTIONS,
+    REPO,
+    ansible_cli,
+    run_ansible,
+)
 
 
 def exited_pid() -> int:
@@ -102,10 +107,10 @@ def here_identity() -> dict:
     return this_run()["controller_identity"]
 
 
-def plant(root, holder):
+def plant(root, holder, **record):
     os.makedirs(os.path.join(root, ".lastmile"))
     with open(os.path.join(root, ".lastmile", "lock.json"), "w", encoding="utf-8") as lock:
-        json.dump({"holder": holder, "created_dirs": []}, lock)
+        json.dump(dict({"holder": holder, "created_dirs": []}, **record), lock)
 
 
 def test_the_lock_of_a_dead_run_of_this_controller_is_broken(tmp_path):
@@ -141,3 +146,38 @@ def test_a_lock_this_controller_cannot_judge_is_refused_saying_why(tmp_path, ide
     assert result["holder"] == holder
     with open(os.path.join(root, ".lastmile", "lock.json"), encoding="utf-8") as lock:
         assert json.load(lock)["holder"] == holder
+
+
+def take_lock(root):
+    """Take the lock through the ansible CLI: (exit code, result, what ansible printed on stderr)."""
+    ansible, env = ansible_cli()
+    done = subprocess.run(ansible + ["localhost", "-i", "localhost,", "-c", "local", "-m", "lastmile.deploy.deploy_lock",
+                                     "-a", json.dumps({"root": root})],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
+    start = done.stdout.find("{", done.stdout.find("localhost | "))
+    return done.returncode, json.JSONDecoder().raw_decode(done.stdout[start:])[0], done.stderr
+
+
+MEMORY = {"lb_before": {"web1": {"admin": "ready", "weight": 100, "up": True}, "web2": {"admin": "drain", "weight": 0}}}
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_a_dead_run_s_memory_is_taken_over_only_from_a_lock_this_user_wrote(tmp_path, trusted):
+    """Judged dead, the lock is broken by itself; what it remembered comes back only when this user wrote it."""
+    root = str(tmp_path / "app")
+    dead = dict(this_run(), user="carol", pid=exited_pid(), started="2026-11-26T09:00:00Z")
+    plant(root, dead, memory=MEMORY)
+    lock = os.path.join(root, ".lastmile", "lock.json")
+    if not trusted:  # what the application's user could have written
+        os.chmod(lock, 0o666)
+    rc, result, stderr = take_lock(root)
+    assert rc == 0, result
+    assert result["broken"] == dead and result["holder"]["pid"] != dead["pid"]
+    assert "broke the deployment lock of a run that is no longer running: carol@" in stderr
+    if trusted:
+        assert result["inherited"] == MEMORY
+        assert "not trusted" not in stderr
+    else:
+        assert result["inherited"] == {}
+        assert ("the broken deployment lock %s is not trusted, so nothing it remembered is taken over: the file is "
+                "writable by users other than its owner (mode 0666)" % lock) in " ".join(stderr.split()), stderr

@@ -25,9 +25,12 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._release import (
     unpack,
 )
 from ansible_collections.lastmile.deploy.plugins.module_utils._release_history import (
+    HistoryError,
     rollback_target,
+    save_history,
     state_path,
 )
+from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.module_invocation import run_ansible
 
 
 @pytest.fixture
@@ -82,10 +85,10 @@ def test_switch_replaces_the_link_atomically(root, archive, monkeypatch):
     replaced = []
     real_replace = os.replace
 
-    def watch(src, dst):
-        if os.path.islink(src):
+    def watch(src, dst, **dir_fds):
+        if not dir_fds and os.path.islink(src):
             replaced.append((os.path.basename(src), os.path.basename(dst), os.readlink(src)))
-        return real_replace(src, dst)
+        return real_replace(src, dst, **dir_fds)
 
     monkeypatch.setattr(_release.os, "replace", watch)
     switch_current(root, "2")
@@ -246,3 +249,54 @@ def test_missing_root_reads_as_empty(tmp_path):
     assert tree.summary() == {
         "current": None, "previous": None, "releases": [], "history": [], "current_status": None,
     }
+
+
+# The deploy root may belong to the application's user while runs are root: a link it plants in
+# place of .lastmile or state.json is never followed.
+
+def files_under(top):
+    return {os.path.join(directory, name): os.lstat(os.path.join(directory, name)).st_mtime_ns
+            for directory, dirs, files in os.walk(str(top)) for name in dirs + files}
+
+
+@pytest.fixture
+def outside(tmp_path):
+    """A directory beside the deploy root that writing the history may not touch."""
+    path = tmp_path / "outside"
+    path.mkdir()
+    (path / "secret.txt").write_text("TOPSECRET\n")
+    return path
+
+
+def test_the_history_is_never_written_through_a_link_in_place_of_its_directory(root, outside):
+    os.makedirs(root)
+    os.symlink(str(outside), os.path.join(root, ".lastmile"))
+    before = files_under(outside)
+    with pytest.raises(HistoryError) as caught:
+        save_history(root, [])
+    assert str(caught.value) == ("cannot write release history: %s/.lastmile is a symbolic link to %s, expected a directory"
+                                 % (root, outside))
+    assert files_under(outside) == before
+
+
+def test_switching_with_a_link_in_place_of_the_state_directory_is_refused_and_nothing_outside_changes(root, archive, outside):
+    unpack(root, "1", archive)
+    os.symlink(str(outside), os.path.join(root, ".lastmile"))
+    before = files_under(outside)
+    rc, result = run_ansible("release", {"root": root, "version": "1", "state": "current"})
+    assert rc != 0
+    assert result["msg"] == ("cannot read release history: %s/.lastmile is a symbolic link to %s, expected a directory"
+                             % (root, outside)), result
+    assert not os.path.lexists(os.path.join(root, "current"))
+    assert files_under(outside) == before
+
+
+def test_a_state_file_that_is_a_link_is_not_read_through(root, archive, outside):
+    deploy(root, archive, "1")
+    (outside / "state.json").write_text(json.dumps({"history": [{"version": "0", "status": "succeeded"}]}))
+    os.unlink(state_path(root))
+    os.symlink(str(outside / "state.json"), state_path(root))
+    with pytest.raises(ReleaseError) as caught:
+        previous_release(root)
+    assert str(caught.value) == ("cannot read release history: %s is a symbolic link to %s, expected a regular file"
+                                 % (state_path(root), outside / "state.json"))

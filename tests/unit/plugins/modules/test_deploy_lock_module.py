@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -208,3 +209,106 @@ def test_a_deploy_root_that_is_a_file_is_named(tmp_path):
     assert root.read_text() == "a file" and os.listdir(str(tmp_path)) == ["app"]
     rc, result = run_ansible("deploy_lock", {"root": str(root), "state": "absent"})
     assert rc == 0 and result["changed"] is False, result
+
+
+# The deploy root may belong to the application's user while runs are root: what that user plants
+# in .lastmile is broken as asked, but never acted on outside the root nor taken over as data.
+
+GHOST = {"user": "app", "controller": "ghost", "pid": 4242, "started": "2026-01-01T00:00:00Z"}
+PLANTED_MEMORY = {"lb_before": {"web1": {"admin": "drain", "weight": 0}}}
+
+
+def planted_lock(tmp_path, how):
+    """The lock the application's user plants: it names a directory outside the root and a LB state."""
+    root = tmp_path / "app"
+    outside = tmp_path / "outside" / "empty"  # stands for /run/sshd, /var/empty, a mount point
+    outside.mkdir(parents=True)
+    lock = root / ".lastmile" / "lock.json"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(json.dumps({"holder": GHOST, "created_dirs": [str(outside)], "memory": PLANTED_MEMORY}))
+    if how == "owned by the application's user":
+        for path in (root, lock.parent, lock):
+            os.chown(str(path), 65534, 65534)
+        why = "the file is owned by "
+    else:
+        lock.chmod(0o666)
+        why = "the file is writable by users other than its owner (mode 0666)"
+    return root, outside, lock, why
+
+
+@pytest.mark.parametrize("how", [
+    pytest.param("owned by the application's user",
+                 marks=pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")),
+    "writable by others"])
+def test_a_planted_lock_is_broken_as_asked_but_hands_over_no_directory_and_no_memory(tmp_path, capsys, how):
+    root, outside, lock, why = planted_lock(tmp_path, how)
+    rc, refused = run_ansible("deploy_lock", {"root": str(root)})
+    assert rc != 0 and refused["holder"] == GHOST and refused["msg"].endswith("break the lock with force=true")
+    rc, taken = run_in_process(deploy_lock.main, {"root": str(root), "holder": HOLDER, "force": True}, capsys)
+    assert rc == 0 and taken["broken"] == GHOST and taken["holder"]["pid"] == 4242, taken
+    rc, given = run_in_process(deploy_lock.main, {"root": str(root), "holder": HOLDER, "state": "absent"}, capsys)
+    assert rc == 0 and given["changed"] is True, given
+    assert outside.is_dir(), "giving the lock back removed a directory outside the deploy root"
+    assert os.listdir(str(root / ".lastmile")) == ["lock.guard"]
+    assert taken["inherited"] == {}, "took over what a lock it did not write remembered"
+    assert ("the broken deployment lock %s is not trusted, so nothing it remembered is taken over: %s" % (lock, why)
+            in json.dumps(taken.get("warnings"))), taken.get("warnings")
+
+
+def test_a_lock_of_this_user_hands_over_only_well_formed_memory(tmp_path, capsys):
+    root = tmp_path / "app"
+    lock = root / ".lastmile" / "lock.json"
+    lock.parent.mkdir(parents=True)
+    kept = {"web1": {"admin": "drain", "weight": 0, "up": True}}
+    lock.write_text(json.dumps({"holder": GHOST, "created_dirs": [],
+                                "memory": {"lb_before": kept, "extra": {"web2": {"admin": "maint", "weight": 999}}}}))
+    lock.chmod(0o600)
+    rc, taken = run_in_process(deploy_lock.main, {"root": str(root), "holder": HOLDER, "force": True}, capsys)
+    assert rc == 0 and taken["inherited"] == {"lb_before": kept}, taken
+    assert ("ignored what the broken deployment lock %s remembered: memory has 'extra', expected only the keys lb_before"
+            % lock) in json.dumps(taken.get("warnings")), taken.get("warnings")
+
+
+@pytest.mark.parametrize("memory, says", [
+    ({"lb_before": {"web1": {"admin": "drain", "weight": 999}}},
+     "memory.lb_before: web1.weight is 999, expected an integer from 0 to 256; nothing was changed"),
+    ({"lb_before": {"web1": {"admin": "gone", "weight": 0}}},
+     "memory.lb_before: web1.admin is 'gone', expected one of ready, drain, maint; nothing was changed"),
+    ({"notes": "x"}, "memory has 'notes', expected only the keys lb_before; nothing was changed"),
+])
+def test_memory_a_lock_cannot_keep_is_refused_before_the_lock_is_taken(tmp_path, memory, says):
+    root = tmp_path / "app"
+    rc, result = run_ansible("deploy_lock", {"root": str(root), "memory": memory})
+    assert rc != 0 and result["msg"] == says, result
+    assert os.listdir(str(tmp_path)) == []
+
+
+def outside_files(top):
+    return {path: os.lstat(os.path.join(directory, path)).st_mtime_ns
+            for directory, dirs, files in os.walk(str(top)) for path in dirs + files}
+
+
+@pytest.mark.parametrize("planted, says", [
+    ("guard", "cannot change the deployment lock: {root}/.lastmile/lock.guard is a symbolic link to "
+              "{outside}/created-by-lock, expected a regular file; remove it by hand"),
+    ("lock directory", "cannot keep the deployment lock in {root}/.lastmile: {root}/.lastmile is a symbolic link to "
+                       "{outside}, expected a directory"),
+])
+def test_a_link_planted_in_the_lock_directory_is_refused_and_nothing_outside_the_root_is_created(tmp_path, planted, says):
+    root, outside = tmp_path / "app", tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("TOPSECRET\n")
+    if planted == "guard":
+        (root / ".lastmile").mkdir(parents=True)
+        os.symlink(str(outside / "created-by-lock"), str(root / ".lastmile" / "lock.guard"))
+    else:
+        root.mkdir()
+        os.symlink(str(outside), str(root / ".lastmile"))
+    before = outside_files(outside)
+    for check_mode in (True, False):
+        rc, result = run_ansible("deploy_lock", {"root": str(root)}, check_mode=check_mode)
+        if planted == "guard" and check_mode:
+            assert rc == 0, result  # a check run reads the lock and writes nothing, not even the guard
+            continue
+        assert rc != 0 and result["msg"] == says.format(root=root, outside=outside), result
+    assert outside_files(outside) == before
