@@ -308,8 +308,11 @@ class ReleaseRoot:
                 copy, digest = self._private_copy(source, src, checksum, digest)
                 tmp = temp_name(self.releases_dir, ".tmp-%s-" % version)
                 os.mkdir(tmp, 0o700)
-                extract_archive(copy, tmp, max_size, max_members, strip_components, name=src)
-                link_shared(os.path.join(self.root, "shared"), tmp, final, shared, created)
+                # shared paths are linked before the tree's final judgement, which sees it as it will be used
+                extract_archive(
+                    copy, tmp, max_size, max_members, strip_components, name=src,
+                    shared_links=lambda: link_shared(os.path.join(self.root, "shared"), tmp, final, shared, created),
+                )
                 write_marker(tmp, version, digest)
                 os.chmod(tmp, 0o755)
                 if os.path.isdir(final):

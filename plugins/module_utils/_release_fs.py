@@ -5,11 +5,12 @@
 from __future__ import annotations
 
 import binascii
+import errno
 import json
 import os
 import shutil
 import stat
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.lastmile.deploy.plugins.module_utils._release_history import timestamp
 
@@ -41,33 +42,84 @@ def make_dirs(path: str, created: Optional[List[str]] = None) -> None:
             created.append(directory)
 
 
-def _make_writable(path: str) -> None:
-    """Give the owner rwx on a directory, through a descriptor: never on what a link points at."""
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+
+
+def _identity(fd: int) -> Tuple[int, int]:
+    st = os.fstat(fd)
+    return st.st_dev, st.st_ino
+
+
+def _enter(parent_fd: int, name: str) -> int:
+    """The directory ``name`` of ``parent_fd`` opened without following links, its owner given rwx."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
     except PermissionError:
-        # not readable, so not openable: checked by name instead
-        if not os.path.islink(path):
-            os.chmod(path, stat.S_IMODE(os.lstat(path).st_mode) | stat.S_IRWXU)
-        return
+        # not readable: made so by name (an entry read as a directory, so no link to follow)
+        os.chmod(name, stat.S_IRWXU, dir_fd=parent_fd)
+        fd = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
     try:
-        os.fchmod(fd, stat.S_IMODE(os.fstat(fd).st_mode) | stat.S_IRWXU)
-    finally:
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        if mode & stat.S_IRWXU != stat.S_IRWXU:
+            os.fchmod(fd, mode | stat.S_IRWXU)
+    except BaseException:
         os.close(fd)
+        raise
+    return fd
+
+
+def _remove_files(fd: int) -> List[str]:
+    """Unlink everything in the directory ``fd`` but its subdirectories; return their names."""
+    subdirs = []
+    with os.scandir(fd) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                subdirs.append(entry.name)
+            else:
+                os.unlink(entry.name, dir_fd=fd)
+    return subdirs
 
 
 def remove_tree(path: str) -> None:
-    """Remove a file, link or directory tree, including read-only directories in it."""
-    if os.path.islink(path) or not os.path.isdir(path):
+    """Remove a file, link or directory tree, including read-only directories in it.
+
+    The tree is walked through descriptors, one level at a time and without recursion, so no
+    depth is too deep (for path names or for Python) and no link in it is ever followed.
+    """
+    if not stat.S_ISDIR(os.lstat(path).st_mode):
         os.unlink(path)
         return
-    _make_writable(path)
-    for dirpath, dirnames, _files in os.walk(path):
-        for name in dirnames:
-            sub = os.path.join(dirpath, name)
-            if not os.path.islink(sub):
-                _make_writable(sub)
-    shutil.rmtree(path)
+    path = os.path.abspath(path)
+    top_parent = os.open(os.path.dirname(path), os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    fd = -1
+    try:
+        fd = _enter(top_parent, os.path.basename(path))
+        # (name, identity, subdirectories still to remove) of each directory from the top down to fd's
+        stack = [(os.path.basename(path), _identity(fd), _remove_files(fd))]
+        while stack:
+            name, _identity_seen, subdirs = stack[-1]
+            if subdirs:
+                sub = subdirs.pop()
+                child = _enter(fd, sub)
+                os.close(fd)
+                fd = child
+                stack.append((sub, _identity(fd), _remove_files(fd)))
+                continue
+            stack.pop()
+            if stack:
+                parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
+                if _identity(parent) != stack[-1][1]:
+                    os.close(parent)
+                    raise OSError(errno.ESTALE, "a directory moved while it was being removed", path)
+            else:
+                parent = top_parent
+            os.close(fd)
+            fd = parent if parent != top_parent else -1
+            os.rmdir(name, dir_fd=parent)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        os.close(top_parent)
 
 
 def undo_created(created: List[str]) -> None:
@@ -129,27 +181,33 @@ def _check_parents(release_dir: str, rel: str) -> None:
 
 def link_shared(
     shared_dir: str, release_dir: str, final_dir: str, paths: Iterable[str], created: List[str]
-) -> None:
+) -> Dict[str, Tuple[str, bool]]:
     """Replace each ``<release_dir>/<path>`` by a relative link to ``<shared_dir>/<path>``.
 
     ``release_dir`` is where the release is being built, ``final_dir`` where it will live
     (links are relative to it). A file or directory the release ships at a shared path
     seeds the shared copy when there is none yet, and is dropped otherwise. Shared paths
     created here are appended to ``created`` so a failed unpack can undo them.
+    Returns {path: (``<shared_dir>/<path>``, whether the release seeded it)}.
     """
+    linked = {}
     for rel in paths:
         _check_parents(release_dir, rel)
         inside = os.path.join(release_dir, rel)
         shared = os.path.join(shared_dir, rel)
         make_dirs(os.path.dirname(inside))
         shipped = os.path.lexists(inside)
+        seeded = False
         if shipped and (os.path.islink(inside) or os.path.lexists(shared)):
             remove_tree(inside)
         elif shipped:
             make_dirs(os.path.dirname(shared), created)
             shutil.move(inside, shared)
             created.append(shared)
+            seeded = True
         if not os.path.lexists(shared):
             make_dirs(shared, created)
         link_target = os.path.relpath(shared, os.path.dirname(os.path.join(final_dir, rel)))
         os.symlink(link_target, inside)
+        linked[rel] = (shared, seeded)
+    return linked

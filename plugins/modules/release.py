@@ -17,13 +17,28 @@ description:
     C(.lastmile/state.json) keeps the host's release history.
   - Archives (tar, tar.gz/tgz, zip, recognised by content) are unpacked safely into a
     temporary directory under C(releases/) and renamed into place. Members with absolute
-    paths, C(..), devices or fifos are refused, and so are archives that unpack to more
+    paths, C(..), devices, fifos or sparse files are refused, and so are archives that unpack to more
     than O(max_size) bytes or O(max_members) members. Nothing is ever written through a
     link, so a member whose path passes through a link (even one inside the release) is
     refused. Once all members are in place, every link in the unpacked tree is judged
     where it leads then; an archive with a link leading outside the release is refused,
     naming the member that made it, before any directory mode is applied.
     On any failure the temporary directory is removed and nothing else changes.
+  - Links are judged one name at a time, as the kernel resolves them; an entry that cannot be
+    read refuses the archive rather than being taken as missing. The work of judging is bounded;
+    an archive whose links would take more than ten million lookups to judge is refused as too
+    costly to judge.
+  - Some limits hold whatever O(max_size) and O(max_members) are, so that a small archive cannot
+    exhaust the host. A member name or link target must be shorter than 4096 bytes (C(PATH_MAX)), with
+    no name in it longer than 255 bytes (C(NAME_MAX)); a member may be at most 256 levels deep. The
+    extended tar headers (pax, GNU long names) before one member, and the global pax headers of the
+    whole archive, may hold at most 1 MiB each; an archive with more is refused before they are read.
+  - Shared paths (O(shared_paths)) are linked in before the final judgement, which sees the release as
+    it will be used. Each shared directory is treated as a jail reached through its link; a link of the
+    archive may lead into C(<root>/shared/<path>) but never climb out of it, and links in what the
+    release seeds there must stay inside it. Such an archive is refused naming the member.
+  - Modes of members are kept except the setuid, setgid and sticky bits and write permission for
+    others, which are dropped (a C(0777) file is unpacked C(0775), a C(1777) directory C(0775)).
   - The archive is read once, into a private temporary file in C(releases/) while its
     checksum is computed, and that copy is what is unpacked, so the bytes unpacked are the
     bytes verified, even if O(src) changes meanwhile. It needs room for the archive itself
@@ -129,7 +144,10 @@ options:
     type: int
     default: 4294967296
   max_members:
-    description: Largest number of members in the archive.
+    description:
+      - Largest number of members in the archive. Directories made for members whose parent
+        directories the archive does not list count as members too, so this bounds every entry
+        the archive creates.
     type: int
     default: 200000
 notes:

@@ -4,14 +4,18 @@
 
 from __future__ import annotations
 
+import errno
+import gzip
 import io
 import os
 import stat
 import tarfile
+import tracemalloc
 import zipfile
 
 import pytest
 
+from ansible_collections.lastmile.deploy.plugins.module_utils import _archive
 from ansible_collections.lastmile.deploy.plugins.module_utils._archive import (
     ArchiveError,
     archive_format,
@@ -332,7 +336,7 @@ def test_loop_of_links_is_refused(tmp_path, dest):
         add_special(tar, "b", tarfile.SYMTYPE, linkname="a")
 
     src = build_tar(tmp_path / "a.tgz", build)
-    with pytest.raises(ArchiveError, match="'b' is a symlink to 'a', which never resolves: a loop of links"):
+    with pytest.raises(ArchiveError, match="'a' is a symlink to 'b', which never resolves: a loop of links"):
         extract_archive(src, str(dest))
 
 
@@ -383,3 +387,330 @@ def test_extracts_from_an_open_file_read_from_its_start(tmp_path, dest):
         data = io.BytesIO(handle.read()[:50])
     with pytest.raises(ArchiveError, match="cannot read archive release.tgz"):
         extract_archive(data, str(dest), name="release.tgz")
+
+
+# ---- limits of the system, judged one name at a time -----------------------------------------------
+
+def make_deep_dirs(top, names):
+    """Directories ``names`` nested under ``top``, made through descriptors (the path may pass PATH_MAX)."""
+    fd = os.open(str(top), os.O_RDONLY)
+    try:
+        for name in names:
+            os.mkdir(name, dir_fd=fd)
+            following = os.open(name, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = following
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def test_link_judged_through_a_path_longer_than_path_max_is_refused(tmp_path, dest, outside):
+    """A link is judged name by name through descriptors: one reached by a path past PATH_MAX is still read."""
+    levels = [chr(ord("A") + index) * 255 for index in range(17)]
+    fd = make_deep_dirs(dest, levels)
+    try:
+        os.symlink("../" * 16 + "..", "T", dir_fd=fd)  # T -> the root of dest, 4351 bytes down
+    finally:
+        os.close(fd)
+
+    def build(tar):
+        add_special(tar, "p", tarfile.SYMTYPE, linkname="/".join(levels[:8]))
+        add_special(tar, "/".join(levels[:8]) + "/q", tarfile.SYMTYPE, linkname="/".join(levels[8:]))
+        # p/q is the 17th level, where T leads back to dest: three levels up is dest's parent's parent
+        add_special(tar, "esc", tarfile.SYMTYPE, linkname="p/q/T/../../../outside")
+
+    src = build_tar(tmp_path / "long.tgz", build)
+    before = lstat_tree(tmp_path, skip=dest)
+    with pytest.raises(ArchiveError) as refused:
+        extract_archive(src, str(dest))
+    assert str(refused.value) == (
+        "archive member 'esc' is a symlink to 'p/q/T/../../../outside', which resolves outside the release"
+    )
+    assert not os.path.lexists(str(dest / "esc"))
+    assert lstat_tree(tmp_path, skip=dest) == before
+
+
+def test_a_lookup_that_fails_refuses_the_archive_instead_of_taking_the_name_as_missing(tmp_path, dest, monkeypatch):
+    """Fail closed: ``b`` cannot be read, so where ``u`` leads is unknown (it is outside: b -> .)."""
+    real_stat = os.stat
+
+    def unreadable_b(path, *args, **kwargs):
+        result = real_stat(path, *args, **kwargs)  # a missing b stays missing
+        if path == "b" and kwargs.get("dir_fd") is not None:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
+        return result
+
+    def build(tar):
+        add_special(tar, "b", tarfile.SYMTYPE, linkname=".")
+        add_special(tar, "u", tarfile.SYMTYPE, linkname="b/../escaped")
+
+    src = build_tar(tmp_path / "a.tgz", build)
+    monkeypatch.setattr(os, "stat", unreadable_b)
+    with pytest.raises(ArchiveError) as refused:
+        extract_archive(src, str(dest))
+    assert str(refused.value) == "cannot judge where archive member 'u' leads: Permission denied at 'b'; refusing it"
+
+
+LONG_NAME = "n" * 256
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda t: add_file(t, "d/" * 2047 + "ff"),
+         r"archive member 'd/d/d/.*\.\.\..*/ff' \(4096 characters\) is 4096 bytes long: "
+         r"expected less than 4096 bytes \(PATH_MAX\)"),
+        (lambda t: add_file(t, "ok/" + LONG_NAME),
+         r"archive member 'ok/nnn.*' \(259 characters\) has a name of 256 bytes, 'nnn.*' \(256 characters\): "
+         r"expected at most 255 bytes per name \(NAME_MAX\)"),
+        (lambda t: add_special(t, "l", tarfile.SYMTYPE, linkname="a/" * 2048),
+         r"archive member 'l' is a symlink to 'a/a/.*' \(4096 characters\), which is 4096 bytes long"),
+        (lambda t: add_special(t, "l", tarfile.SYMTYPE, linkname="x/" + LONG_NAME),
+         r"archive member 'l' is a symlink to 'x/nnn.*' \(258 characters\), which has a name of 256 bytes"),
+    ],
+    ids=["name-past-path-max", "name-past-name-max", "target-past-path-max", "target-past-name-max"],
+)
+def test_names_and_link_targets_past_the_system_limits_are_refused_with_a_short_message(tmp_path, dest, build, message):
+    src = build_tar(tmp_path / "long.tgz", build, mode="w:gz")
+    with pytest.raises(ArchiveError, match=message) as refused:
+        extract_archive(src, str(dest))
+    assert len(str(refused.value)) < 300
+    assert os.listdir(str(dest)) == []
+
+
+def test_zip_link_target_is_refused_when_too_long_never_cut(tmp_path, dest):
+    src = str(tmp_path / "long.zip")
+    with zipfile.ZipFile(src, "w") as archive:
+        link = zipfile.ZipInfo("l")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        archive.writestr(link, "a/" * 2100)
+    with pytest.raises(ArchiveError, match=r"'l' is a symlink to 'a/a/.*' \(4096 characters\), which is 4096 bytes long"):
+        extract_archive(src, str(dest))
+
+
+# ---- depth and entries --------------------------------------------------------------------------------
+
+def test_member_deeper_than_the_limit_is_refused_before_any_directory_is_made(tmp_path, dest):
+    deepest = build_tar(tmp_path / "ok.tgz", lambda t: add_file(t, "d/" * 255 + "f"))  # 256 levels
+    extract_archive(deepest, str(dest))
+    too_deep = build_tar(tmp_path / "deep.tgz", lambda t: add_file(t, "e/" * 256 + "f"))
+    with pytest.raises(ArchiveError, match=r"archive member 'e/e/.*/f' \(513 characters\) is 257 levels deep: expected at most 256"):
+        extract_archive(too_deep, str(dest))
+    assert sorted(os.listdir(str(dest))) == ["d"]
+
+
+def test_directories_made_for_members_paths_count_as_members(tmp_path, dest):
+    src = build_tar(tmp_path / "a.tgz", lambda t: add_file(t, "d/" * 30 + "f"))
+    with pytest.raises(ArchiveError, match=r"more than 10 members \(counting the 10 directories made for members' paths\)"):
+        extract_archive(src, str(dest), max_members=10)
+    made = sum(len(dirs) + len(files) for _path, dirs, files in os.walk(str(dest)))
+    assert made <= 10
+
+
+def count_calls(monkeypatch, *names):
+    """Count calls of os functions ``names`` (as the extractor makes them) from now on."""
+    counts = dict.fromkeys(names, 0)
+    for name in names:
+        real = getattr(os, name)
+
+        def counted(*args, _real=real, _name=name, **kwargs):
+            counts[_name] += 1
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(os, name, counted)
+    return counts
+
+
+def test_a_deep_tree_is_judged_and_given_its_modes_with_descriptors_opened_once(tmp_path, dest, monkeypatch):
+    """Each directory is opened about once for the final judgement and the modes, not once per level above it."""
+    depth = 200
+
+    def build(tar):
+        for level in range(1, depth + 1):
+            add_special(tar, "d/" * level, tarfile.DIRTYPE, mode=0o750)
+        add_special(tar, "d/" * depth + "up", tarfile.SYMTYPE, linkname="../" * depth + "d")
+
+    src = build_tar(tmp_path / "deep.tgz", build)
+    opened = count_calls(monkeypatch, "open")
+    extract_archive(src, str(dest))
+    assert opened["open"] < 6 * depth, opened
+    assert stat.S_IMODE(os.lstat(str(dest / ("d/" * depth))).st_mode) == 0o750
+
+
+# ---- the work of judging links is bounded -------------------------------------------------------------
+
+def chains(tar, count, hops, detour, reverse=False):
+    """``count`` chains of ``hops`` links, each climbing into ``detour`` missing names and back before the next."""
+    detour_path = "z/" * detour + "../" * detour
+    for chain in range(count):
+        order = range(hops - 1, -1, -1) if reverse else range(hops)
+        for hop in order:
+            following = "c%d_%d" % (chain, hop + 1) if hop < hops - 1 else "."
+            add_special(tar, "c%d_%d" % (chain, hop), tarfile.SYMTYPE, linkname=detour_path + following)
+
+
+def test_chains_of_links_are_judged_with_work_linear_in_the_archive(tmp_path, dest, monkeypatch):
+    count, hops, detour = 4, 40, 300
+    src = build_tar(tmp_path / "chains.tgz", lambda t: chains(t, count, hops, detour))
+    links = count * hops
+    # each link's target is walked about twice (when it is made, when the tree is judged), never once per chain
+    monkeypatch.setattr(_archive, "MAX_JUDGE_STEPS", 4 * links * (2 * detour + 1), raising=False)
+    looked_up = count_calls(monkeypatch, "stat")
+    assert extract_archive(src, str(dest))["members"] == links
+    assert looked_up["stat"] < 5 * links, looked_up
+
+
+def test_archive_too_costly_to_judge_is_refused(tmp_path, dest, monkeypatch):
+    """Chains listed from their end: each new link is judged through the whole chain after it."""
+    src = build_tar(tmp_path / "chains.tgz", lambda t: chains(t, 3, 40, 300, reverse=True))
+    monkeypatch.setattr(_archive, "MAX_JUDGE_STEPS", 200000, raising=False)
+    with pytest.raises(ArchiveError, match=r"archive is too costly to judge: where its links lead took more than "
+                                           r"200000 lookups to find \(stopped at member 'c\d_\d+'\); refusing it"):
+        extract_archive(src, str(dest))
+
+
+# ---- tar headers are bounded before tarfile reads them ------------------------------------------------
+
+def raw_header(name, kind, size):
+    info = tarfile.TarInfo(name)
+    info.type, info.size = kind, size
+    return info.tobuf(tarfile.USTAR_FORMAT)
+
+
+def pax_record(key, value):
+    """One pax record, ``"<length> <key>=<value>\\n"``, its length counting itself."""
+    body = (" %s=%s\n" % (key, value)).encode()
+    length = len(body) + 1
+    while len(str(length).encode()) + len(body) != length:
+        length += 1
+    return str(length).encode() + body
+
+
+def write_raw_tar(path, blocks):
+    """A tar.gz of raw header/data blobs, each padded to 512 bytes, then the end of archive."""
+    with gzip.open(str(path), "wb") as out:
+        for blob in blocks:
+            out.write(blob + b"\0" * (-len(blob) % 512))
+        out.write(b"\0" * 1024)
+    return str(path)
+
+
+def test_huge_pax_header_is_refused_before_it_is_read(tmp_path, dest):
+    data = pax_record("path", "a" * (4 * 1024 * 1024))
+    blocks = [raw_header("././@PaxHeader", tarfile.XHDTYPE, len(data)), data, raw_header("x", tarfile.REGTYPE, 0)]
+    src = write_raw_tar(tmp_path / "pax.tgz", blocks)
+    assert os.path.getsize(src) < 10 * 1024
+    tracemalloc.start()
+    try:
+        with pytest.raises(ArchiveError) as refused:
+            extract_archive(src, str(dest), max_size=100, max_members=10)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(refused.value) == (
+        "archive has %d bytes of extended headers (pax, GNU long names) before one member: expected at most "
+        "1048576; refusing it before reading them" % len(data)
+    )
+    assert peak < 1024 * 1024, peak
+
+
+@pytest.mark.parametrize(
+    "blocks, message",
+    [
+        ([raw_header("././@LongLink", tarfile.GNUTYPE_LONGNAME, 2 * 1024 * 1024), b"a" * (2 * 1024 * 1024)],
+         "archive has 2097152 bytes of extended headers (pax, GNU long names) before one member"),
+        ([raw_header("././@PaxHeader", tarfile.XHDTYPE, 600 * 1024), pax_record("comment", "c" * (600 * 1024 - 20)),
+          raw_header("././@LongLink", tarfile.GNUTYPE_LONGLINK, 600 * 1024), b"a" * (600 * 1024)],
+         "archive has 1228800 bytes of extended headers (pax, GNU long names) before one member"),
+        ([blob for index in range(3) for blob in (
+            raw_header("pax_global_header", tarfile.XGLTYPE, 400 * 1024),
+            pax_record("comment%d" % index, "g" * (400 * 1024 - 30)),
+            raw_header("f%d" % index, tarfile.REGTYPE, 0))],
+         "archive has 1228800 bytes of global pax headers: expected at most 1048576"),
+        ([blob for _index in range(20) for blob in (raw_header("././@PaxHeader", tarfile.XHDTYPE, 0),)],
+         "archive has more than 16 extended headers (pax, GNU long names) in a row before a member"),
+    ],
+    ids=["gnu-long-name", "headers-adding-up", "global-headers-adding-up", "chain-of-headers"],
+)
+def test_extended_headers_past_their_bounds_are_refused(tmp_path, dest, blocks, message):
+    src = write_raw_tar(tmp_path / "headers.tgz", blocks + [raw_header("x", tarfile.REGTYPE, 0)])
+    with pytest.raises(ArchiveError) as refused:
+        extract_archive(src, str(dest))
+    assert str(refused.value).startswith(message), str(refused.value)
+
+
+def test_member_with_a_negative_size_is_refused(tmp_path, dest):
+    """tarfile would step back by it and read the same members again."""
+    header = bytearray(raw_header("again", tarfile.REGTYPE, 0))
+    header[124:136] = b"\xff" * 11 + b"\x00"  # base-256: -256
+    header[148:156] = b" " * 8
+    header[148:156] = ("%06o\0 " % sum(header)).encode()
+    src = write_raw_tar(tmp_path / "neg.tgz", [raw_header("first", tarfile.REGTYPE, 0), bytes(header)])
+    with pytest.raises(ArchiveError, match=r"archive member 'again' has a negative size \(-256\)"):
+        extract_archive(src, str(dest))
+
+
+def test_sparse_members_are_refused(tmp_path, dest):
+    src = str(tmp_path / "sparse.tar")
+    with tarfile.open(src, "w", format=tarfile.GNU_FORMAT) as tar:
+        info = tarfile.TarInfo("holes")
+        info.type = tarfile.GNUTYPE_SPARSE
+        tar.addfile(info)
+    with pytest.raises(ArchiveError, match=r"archive member 'holes' is a sparse file: expected files, directories and links"):
+        extract_archive(src, str(dest))
+    assert os.listdir(str(dest)) == []
+
+
+def test_pax_sparse_map_is_refused_before_it_is_read(tmp_path, dest):
+    """GNU sparse 1.0 keeps its map in the member's data, which tarfile would read whole, however long."""
+    assert hasattr(tarfile.TarInfo, "_proc_gnusparse_10")  # the hook the refusal relies on
+    data = b"".join(pax_record(key, value) for key, value in (
+        ("GNU.sparse.major", "1"), ("GNU.sparse.minor", "0"), ("GNU.sparse.name", "holes"), ("GNU.sparse.realsize", "10")))
+    src = write_raw_tar(tmp_path / "sparse.tgz", [
+        raw_header("././@PaxHeader", tarfile.XHDTYPE, len(data)), data,
+        raw_header("GNUSparseFile.0/holes", tarfile.REGTYPE, 1024 * 1024), b"99999999\n" + b"1\n" * 300000])
+    with pytest.raises(ArchiveError, match=r"archive member 'holes' is a sparse file"):
+        extract_archive(src, str(dest))
+
+
+def test_tarfile_does_not_keep_every_member_read(tmp_path, dest):
+    """Each member tarfile reads (with its pax headers, 16 KiB here) is let go once extracted."""
+    src = str(tmp_path / "many.tgz")
+    with tarfile.open(src, "w:gz", format=tarfile.PAX_FORMAT) as tar:
+        for index in range(600):
+            info = tarfile.TarInfo("f%d" % index)
+            info.pax_headers = {"comment": "%d" % index + "c" * 16 * 1024}
+            tar.addfile(info, io.BytesIO(b""))
+    tracemalloc.start()
+    try:
+        extract_archive(src, str(dest))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 1024 * 1024, peak  # 600 members of 16 KiB each would be 9.6 MiB
+
+
+# ---- modes --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["tar", "zip"])
+def test_world_writable_and_sticky_bits_are_dropped(tmp_path, dest, kind):
+    if kind == "tar":
+        def build(tar):
+            add_special(tar, "shared", tarfile.DIRTYPE, mode=0o1777)
+            add_file(tar, "shared/run.sh", b"#!/bin/sh\n", mode=0o6777)
+
+        src = build_tar(tmp_path / "modes.tgz", build)
+    else:
+        src = str(tmp_path / "modes.zip")
+        with zipfile.ZipFile(src, "w") as archive:
+            folder = zipfile.ZipInfo("shared/")
+            folder.external_attr = (stat.S_IFDIR | 0o1777) << 16
+            archive.writestr(folder, b"")
+            script = zipfile.ZipInfo("shared/run.sh")
+            script.external_attr = (stat.S_IFREG | 0o6777) << 16
+            archive.writestr(script, b"#!/bin/sh\n")
+    extract_archive(src, str(dest))
+    assert stat.S_IMODE(os.lstat(str(dest / "shared")).st_mode) == 0o775
+    assert stat.S_IMODE(os.lstat(str(dest / "shared" / "run.sh")).st_mode) == 0o775

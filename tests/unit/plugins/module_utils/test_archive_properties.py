@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.lastmile.deploy.plugins.module_utils._archive import ArchiveError, extract_archive
+from ansible_collections.lastmile.deploy.plugins.module_utils._release import ReleaseError, ReleaseRoot
 
 PROPERTY_SETTINGS = settings(max_examples=200, deadline=None, database=None,
                              suppress_health_check=[HealthCheck.too_slow])
@@ -194,3 +195,44 @@ def test_nothing_outside_the_destination_changes(archive):
                 assert resolved == real_dest or resolved.startswith(real_dest + os.sep), (
                     "%s -> %s leads to %s" % (link, os.readlink(link), resolved))
         assert lstat_all(sandbox, skip=dest) == before
+
+
+# A shipped ``s`` leads deep inside; ``b`` climbs out of it back to the release. Once ``s`` is a shared
+# path, link_shared re-points it to <root>/shared/s, from where ``b`` climbs to <root>'s parent.
+SHARED_RELINK_ATTACK = ("tar", [("dir", "a/a/a", 0o755), ("sym", "s", "a/a/a"), ("sym", "b", "s/../../../a")])
+
+
+def inside(path, directories):
+    return any(path == top or path.startswith(top + os.sep) for top in directories)
+
+
+@settings(PROPERTY_SETTINGS, max_examples=100)
+@given(archives(), st.sampled_from(NAMES), st.booleans())
+@example(SHARED_RELINK_ATTACK, "s", False)
+@example(SHARED_RELINK_ATTACK, "s", True)
+def test_with_a_shared_path_links_lead_only_into_the_release_or_the_shared_directory(archive, shared_path, shared_exists):
+    """Released through ReleaseRoot.unpack with ``shared_paths``: either refused, or every link of the release
+    (and of what it seeded into the shared directory) leads into the release or the shared directory."""
+    kind, entries = archive
+    with tempfile.TemporaryDirectory() as sandbox:
+        root = os.path.join(plant_sentinels(os.path.join(sandbox, "top")), "root")
+        shared = os.path.join(root, "shared", shared_path)
+        os.mkdir(root)  # made beforehand: what a refused unpack makes in it is undone, root itself stays
+        if shared_exists:
+            os.makedirs(os.path.join(shared, "kept"))
+        src = os.path.join(sandbox, "archive." + kind)
+        with open(src, "wb") as handle:
+            handle.write(build(kind, entries))
+        before = lstat_all(sandbox, skip=root)
+        try:
+            ReleaseRoot(root).unpack("1.0", src, shared_paths=[shared_path])
+        except ReleaseError as exc:
+            event("refused: " + next((why for why in REASONS + ("out of the shared path",) if why in str(exc)), str(exc)))
+        else:
+            event("extracted")
+            release = os.path.join(root, "releases", "1.0")
+            allowed = [os.path.realpath(release), os.path.realpath(shared)]
+            for link in list(links_under(release)) + list(links_under(shared)):
+                resolved = os.path.realpath(link)
+                assert inside(resolved, allowed), "%s -> %s leads to %s" % (link, os.readlink(link), resolved)
+        assert lstat_all(sandbox, skip=root) == before

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tarfile
@@ -20,7 +21,7 @@ import time
 import pytest
 
 from ansible_collections.lastmile.deploy.plugins.module_utils import _archive, _release
-from ansible_collections.lastmile.deploy.plugins.module_utils._release_fs import MARKER_NAME
+from ansible_collections.lastmile.deploy.plugins.module_utils._release_fs import MARKER_NAME, remove_tree
 from ansible_collections.lastmile.deploy.plugins.module_utils._release import (
     ReleaseError,
     ReleaseRoot,
@@ -435,3 +436,93 @@ def test_prune_removes_leftovers_whatever_keep_is_and_not_in_check_mode(root, v1
     assert ReleaseRoot(root).record("1.0", "succeeded", keep=0) == (True, [])
     assert hidden(root) == []
     assert releases(root) == ["1.0"]
+
+
+# ---- shared paths: judged as the release will be used ---------------------------------------------
+
+def make_links_tar(path, members):
+    """A .tar.gz of (name, link target or None for a directory or bytes for a file, mode)."""
+    with tarfile.open(str(path), "w:gz") as tar:
+        for name, value, mode in members:
+            info = tarfile.TarInfo(name)
+            info.mode = mode
+            if value is None:
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            elif isinstance(value, bytes):
+                info.size = len(value)
+                tar.addfile(info, io.BytesIO(value))
+            else:
+                info.type, info.linkname = tarfile.SYMTYPE, value
+                tar.addfile(info)
+    return str(path)
+
+
+def test_link_through_a_shipped_shared_path_cannot_climb_out_of_the_shared_directory(root, tmp_path):
+    """``logs`` is judged where the archive puts it, then linked to <root>/shared/logs: ``esc`` is judged again."""
+    (tmp_path / "outside").mkdir()
+    src = make_links_tar(tmp_path / "relink.tgz", [
+        ("d1/d2/d3/d4/d5", None, 0o755), ("logs", "d1/d2/d3/d4/d5", 0o777),
+        ("esc", "logs/../../../outside", 0o777), ("app.txt", b"hello", 0o644)])
+    before = listing(tmp_path)
+    with pytest.raises(ReleaseError) as refused:
+        unpack(root, "1.0", src, shared_paths=["logs"])
+    assert str(refused.value) == (
+        "archive member 'esc' is a symlink to 'logs/../../../outside', which leads out of the shared path 'logs' "
+        "once that path is linked to %s: a link may lead into a shared path, never out of it"
+        % os.path.join(root, "shared", "logs"))
+    assert listing(tmp_path) == before
+
+
+def test_links_may_lead_into_shared_paths_and_seeded_ones_keep_their_modes(root, tmp_path):
+    src = make_links_tar(tmp_path / "into.tgz", [
+        ("logs", None, 0o750), ("logs/old", None, 0o700), ("logs/latest", "old/app.log", 0o777),
+        ("app.log", "logs/latest", 0o777), ("uploads", "var/uploads/today", 0o777), ("var", None, 0o755)])
+    unpack(root, "1.0", src, shared_paths=["logs", "var/uploads"])
+    release = os.path.join(root, "releases", "1.0")
+    shared = os.path.join(root, "shared")
+    assert os.path.realpath(os.path.join(release, "app.log")) == os.path.join(shared, "logs", "old", "app.log")
+    assert os.path.realpath(os.path.join(release, "uploads")) == os.path.join(shared, "var", "uploads", "today")
+    assert stat.S_IMODE(os.lstat(os.path.join(shared, "logs")).st_mode) == 0o750
+    assert stat.S_IMODE(os.lstat(os.path.join(shared, "logs", "old")).st_mode) == 0o700
+
+
+def test_a_link_the_release_seeds_into_a_shared_path_must_stay_inside_it(root, tmp_path):
+    """Inside the release ``logs/config -> ../config`` is fine; moved to <root>/shared/logs it is not."""
+    src = make_links_tar(tmp_path / "seed.tgz", [
+        ("config", None, 0o755), ("logs", None, 0o755), ("logs/config", "../config", 0o777)])
+    unpack(root, "0.9", src)  # no shared path: an ordinary link inside the release
+    with pytest.raises(ReleaseError, match=r"archive member 'logs/config' is a symlink to '\.\./config', which leads "
+                                           r"out of the shared path 'logs'"):
+        unpack(root, "1.0", src, shared_paths=["logs"])
+    assert not os.path.lexists(os.path.join(root, "shared"))
+    assert releases(root) == ["0.9"]
+
+
+# ---- removal without depth limits ---------------------------------------------------------------------
+
+def make_deep_tree(top, depth):
+    """``top/d/d/.../d`` ``depth`` levels deep, made through descriptors, every tenth level read-only,
+    a file and a link to / at the bottom."""
+    os.mkdir(top)
+    fd = os.open(top, os.O_RDONLY)
+    try:
+        for level in range(depth):
+            os.mkdir("d", dir_fd=fd)
+            following = os.open("d", os.O_RDONLY, dir_fd=fd)
+            if level % 10 == 0:
+                os.fchmod(following, 0o500)
+            os.close(fd)
+            fd = following
+        os.symlink("/", "to-root", dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+def test_remove_tree_removes_trees_deeper_than_python_recursion_and_path_max(tmp_path):
+    top = str(tmp_path / "deep")
+    make_deep_tree(top, 1100)  # 1100 levels, 2200 bytes of path: past Python's recursion limit of 1000
+    before = os.listdir("/")
+    remove_tree(top)
+    assert os.listdir(str(tmp_path)) == []
+    assert os.listdir("/") == before
