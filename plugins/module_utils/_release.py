@@ -477,7 +477,9 @@ class ReleaseRoot:
         """Remove the oldest releases beyond ``keep``; return the removed versions.
 
         Never removes the current release, the rollback target or a release with a
-        pending history entry (those still count towards ``keep``). ``keep=0`` disables.
+        pending history entry (those still count towards ``keep``). Releases that can never
+        be rollback targets (recorded failed or rolled back) go first, oldest first, then the
+        others, oldest first. ``keep=0`` disables.
         Whatever ``keep`` is, entries an interrupted run left in releases/ (``.tmp-<version>-*``,
         ``.old-<version>-*``, ``.rm-<version>-*``) are removed first, but only while no unpack
         of this root is under way (see ``_lock_releases``): a live run's entries are never taken.
@@ -491,7 +493,8 @@ class ReleaseRoot:
         protected = {self.current, self.previous} | set(pending_versions(self.history))
         excess = len(self.releases) - keep
         removed = []
-        for version in list(self.releases):
+        # sorted() is stable: the release order (oldest first) holds within each kind
+        for version in sorted(self.releases, key=lambda version: self.status(version) not in ("failed", "rolled_back")):
             if excess <= 0:
                 break
             if version in protected:

@@ -214,9 +214,10 @@ def test_prune_keeps_current_previous_and_pending(root, archive):
     switch_current(root, "v5")  # back to v5 after v6 failed; v5 is pending again
     mark(root, "v6", "rolled_back")
     assert previous_release(root) == "v4"
-    assert prune(root, 2, check_mode=True) == ["v1", "v2", "v3", "v6"]
+    # v6, which can never be a rollback target, goes first
+    assert prune(root, 2, check_mode=True) == ["v6", "v1", "v2", "v3"]
     assert len(releases(root)) == 6
-    assert prune(root, 2) == ["v1", "v2", "v3", "v6"]
+    assert prune(root, 2) == ["v6", "v1", "v2", "v3"]
     assert releases(root) == ["v4", "v5"]
     assert prune(root, 2) == []
 
@@ -233,6 +234,19 @@ def test_prune_never_removes_an_old_current_or_its_target(root, archive):
     tree.history.append({"version": "v0-pending", "status": "pending", "switched_at": None, "finished_at": None})
     assert tree.prune(1) == ["v2", "v3", "v4"]
     assert tree.releases == ["v1", "v0-pending"]
+
+
+def test_prune_removes_releases_that_can_never_be_rollback_targets_first(root, archive):
+    deploy(root, archive, "v1")
+    deploy(root, archive, "v2")
+    deploy(root, archive, "v3bad", outcome="failed")
+    switch_current(root, "v2")
+    mark(root, "v2", "succeeded")
+    deploy(root, archive, "v4")
+    assert releases(root) == ["v1", "v2", "v3bad", "v4"]
+    # keep 3: the failed v3bad goes, not the older but good v1
+    assert prune(root, 3) == ["v3bad"]
+    assert releases(root) == ["v1", "v2", "v4"]
 
 
 def test_prune_zero_keeps_everything(root, archive):
