@@ -154,9 +154,10 @@ def _checked_tarinfo() -> type:
             _check_header(info, seen)
             return info
 
-        def _proc_gnusparse_10(self, member, pax_headers, archive):  # type: ignore[no-untyped-def]
-            # would read a sparse map of any length from the data, before any budget applies
-            raise _sparse(pax_headers.get("GNU.sparse.name", member.name))
+        def _proc_gnusparse_10(self, next, pax_headers, tarfile):  # type: ignore[no-untyped-def]  # pylint: disable=redefined-builtin,redefined-outer-name
+            # would read a sparse map of any length from the data, before any budget applies;
+            # the names are tarfile's own (this overrides its method)
+            raise _sparse(pax_headers.get("GNU.sparse.name", next.name))
 
     return CheckedTarInfo
 

@@ -9,6 +9,7 @@ never shown (see ``shown``).
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
 
@@ -123,7 +124,7 @@ def _in_range(low: float, high: Optional[float] = None, above: bool = False) -> 
             number = float(value)
         except (TypeError, ValueError):
             return None  # the argument spec names a value that is not a number
-        if number != number or (number <= low if above else number < low) or (high is not None and number > high):
+        if math.isnan(number) or (number <= low if above else number < low) or (high is not None and number > high):
             return "expected %s" % expected
         return None
     return check

@@ -477,7 +477,7 @@ def well_formed(lb_before):
     return isinstance(lb_before, dict) and all(
         isinstance(name, str) and SERVER_NAME.fullmatch(name) and isinstance(server, dict)
         and server.get("admin") in ("ready", "drain", "maint")
-        and type(server.get("weight")) is int and 0 <= server["weight"] <= 256
+        and isinstance(server.get("weight"), int) and not isinstance(server["weight"], bool) and 0 <= server["weight"] <= 256
         and all(isinstance(value, (type(None), bool, int, float, str)) for value in server.values())
         for name, server in lb_before.items())
 
