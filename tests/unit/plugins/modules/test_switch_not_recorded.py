@@ -35,7 +35,9 @@ def run_with_file_size_limit(module: str, args: dict, limit: int = 64):
     """Run a module's main() in a process that cannot write more than ``limit`` bytes to any file."""
     def limited():
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-    env = dict(os.environ, PYTHONPATH=str(COLLECTIONS), PYTHONDONTWRITEBYTECODE="1")
+    # this process's own import path: under ansible-test, ansible itself comes from there too
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(COLLECTIONS)] + [entry for entry in sys.path if entry]),
+               PYTHONDONTWRITEBYTECODE="1")
     done = subprocess.run([sys.executable, "-c", RUN_MODULE.format(module=module), json.dumps(args)], env=env,
                           preexec_fn=limited, capture_output=True, text=True, timeout=120, check=False)
     start = done.stdout.find("{")
