@@ -77,8 +77,9 @@ def same_controller(holder: Dict[str, Any]) -> bool:
         return False
     recorded = holder.get("controller_identity")
     here = controller_identity()
-    return (isinstance(recorded, dict) and all(here[key] for key in IDENTITY_KEYS)
-            and all(recorded.get(key) == here[key] for key in IDENTITY_KEYS))
+    if not isinstance(recorded, dict) or not all(here[key] for key in IDENTITY_KEYS):
+        return False
+    return all(recorded.get(key) == here[key] for key in IDENTITY_KEYS)
 
 
 def is_dead_here(holder: Dict[str, Any]) -> bool:

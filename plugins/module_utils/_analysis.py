@@ -174,8 +174,8 @@ def baseline_from_dict(data: object) -> Baseline:
         raise AnalysisError("baseline responses_5xx is %d, more than its responses %d; expected at most responses"
                             % (counts["responses_5xx"], counts["responses"]))
     response_time = data.get("response_time_ms")
-    if response_time is not None and (isinstance(response_time, bool) or not isinstance(response_time, (int, float))
-                                      or not math.isfinite(response_time) or response_time < 0):
+    number = not isinstance(response_time, bool) and isinstance(response_time, (int, float))
+    if response_time is not None and not (number and math.isfinite(response_time) and response_time >= 0):
         raise AnalysisError("baseline response_time_ms is %r; expected null or a number of milliseconds >= 0"
                             % (response_time,))
     label = data.get("label", "")

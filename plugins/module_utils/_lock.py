@@ -460,8 +460,8 @@ def _guard(dir_fd: int, directory: str) -> Iterator[bool]:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
-            current = (os.path.samestat(os.fstat(fd), os.stat(GUARD_FILE, dir_fd=dir_fd, follow_symlinks=False))
-                       and os.path.samestat(os.fstat(dir_fd), os.lstat(directory)))
+            guard_here = os.path.samestat(os.fstat(fd), os.stat(GUARD_FILE, dir_fd=dir_fd, follow_symlinks=False))
+            current = guard_here and os.path.samestat(os.fstat(dir_fd), os.lstat(directory))
         except FileNotFoundError:
             current = False
         yield current

@@ -223,8 +223,8 @@ def configuration_value(value: str) -> str:
 
     Raises CommandLineError (naming no value) when no such writing exists.
     """
-    if ("\n" in value or "\r" in value or value != value.strip()
-            or any(char in ";#" and value[index - 1].isspace() for index, char in enumerate(value) if index)):
+    comment = any(char in ";#" and value[index - 1].isspace() for index, char in enumerate(value) if index)
+    if "\n" in value or "\r" in value or value != value.strip() or comment:
         raise CommandLineError(
             "the supervisor password cannot be handed to supervisorctl in a configuration file: it holds a line break, "
             "white space at either end, or ';' or '#' after white space, which supervisorctl's reader would not "
