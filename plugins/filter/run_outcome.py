@@ -19,8 +19,9 @@ description:
   - V(failed) otherwise - a failure before any change, a restore with problems, a host that could not be read, hosts
     left on different releases.
   - 'Reads, for each host: C(lock_given_back.releases_state) (its release and status once the deployment lock was
-    given back), C(deploy_release_before), C(deploy_failure) and C(deploy_restore_failure); a run whose restore ran
-    has C(deploy_failure_message).'
+    given back), C(deploy_release_before), C(deploy_failure), C(deploy_restore_failure), and whether the run switched
+    it (C(deploy_switched), C(service_activate.release.switched)); a run whose restore ran has C(deploy_failure_message).
+    Only a host the run switched must end on a release recorded as succeeded.'
 options:
   _input:
     description: Every host of the run, C(ansible_play_hosts_all).
@@ -91,7 +92,15 @@ def _end(facts) -> HostEnd:
         before=facts.get("deploy_release_before") or None,
         failure=str(facts.get("deploy_failure") or ""),
         restore_failure=str(facts.get("deploy_restore_failure") or ""),
+        switched=_switched(facts),
     )
+
+
+def _switched(facts) -> bool:
+    """Whether the run switched the host: its strategy said so, or the switch and restart task did."""
+    activate = facts.get("service_activate")
+    release = activate.get("release") if isinstance(activate, dict) else None
+    return bool(facts.get("deploy_switched")) or bool(isinstance(release, dict) and release.get("switched"))
 
 
 def run_outcome(hosts, hostvars, alive, groups=None):

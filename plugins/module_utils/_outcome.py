@@ -3,8 +3,8 @@
 """What a run ended as, judged from what the hosts say at its end, not from what each task said.
 
 - ``succeeded``: nothing failed and every host ends on one known release (per group, for
-  blue-green: each colour on one release), recorded as succeeded (or, for an idle colour, as
-  rolled back) - not pending, failed or unrecorded.
+  blue-green: each colour on one release); every host the run switched recorded as succeeded
+  (or, for an idle colour, as rolled back) - not pending, failed or unrecorded.
 - ``rolled_back``: something failed and every host is back on the release it had before the run,
   with no problem while putting it back.
 - ``failed``: anything else - a failure before any change (nothing to put back), a restore that
@@ -31,6 +31,7 @@ class HostEnd:
     before: Optional[str] = None  # the release it had before the run
     failure: str = ""  # why this host's step failed, if it did
     restore_failure: str = ""  # why putting this host back failed, if it did
+    switched: bool = True  # whether this run switched the host's release (only then is its record this run's)
 
     def text(self) -> str:
         if not self.readable:
@@ -84,10 +85,11 @@ def _release_problems(hosts: Mapping[str, HostEnd], groups: Optional[Mapping[str
         if len(found) > 1:
             problems.append("the hosts%s are on different releases: %s" % (
                 " in %s" % label if label else "", ", ".join(sorted(str(release) for release in found))))
-        # pending: switched and never verified; failed, or no record at all: not a release to end on. (An idle
-        # blue-green colour may end on a release recorded rolled_back: the one its rollback switched away from.)
+        # pending: switched and never verified; failed, or no record at all: not a release a switched host may end
+        # on. (An idle blue-green colour may end on a release recorded rolled_back; a host the run did not switch
+        # keeps whatever record it had, perhaps none, when it was put in place by hand.)
         unsettled = sorted(name for name, end in ends.items()
-                           if end.readable and end.release is not None and end.status not in SETTLED)
+                           if end.readable and end.switched and end.release is not None and end.status not in SETTLED)
         if unsettled and len(found) <= 1:
             problems.append("not on a verified release: %s" % ", ".join(
                 "%s %s" % (name, ends[name].text()) for name in unsettled))

@@ -20,6 +20,15 @@ def test_every_host_on_one_recorded_release_succeeded():
     assert result.releases == {"w1": "2.0 (succeeded)", "w2": "2.0 (succeeded)"}
 
 
+def test_a_host_the_run_did_not_switch_keeps_whatever_record_it_had():
+    """A colour put in place by hand has no record: the run that did not touch it cannot be blamed for it."""
+    hosts = {"b1": on("1.0", None, switched=False), "g1": on("2.0")}
+    assert judge(hosts, failed=False, groups={"blue": ["b1"], "green": ["g1"]}).outcome == SUCCEEDED
+    hosts["g1"] = on("2.0", "pending")
+    assert judge(hosts, failed=False, groups={"blue": ["b1"], "green": ["g1"]}).problems == [
+        "not on a verified release: g1 2.0 (pending)"]
+
+
 def test_hosts_left_on_different_releases_failed_whatever_each_task_said():
     result = judge({"w1": on("1.0"), "w2": on("1.1"), "w3": on("1.1")}, failed=False)
     assert result.outcome == FAILED
