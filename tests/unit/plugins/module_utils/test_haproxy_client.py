@@ -13,7 +13,8 @@ import threading
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils import _haproxy, _haproxy_tasks
+from ansible_collections.lastmile.deploy.plugins.module_utils import _haproxy
+from ansible_collections.lastmile.deploy.plugins.module_utils import _haproxy_tasks
 from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy import ChangeUnconfirmed, HAProxy, HAProxyError
 from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_client import (
     NoFullAnswer,

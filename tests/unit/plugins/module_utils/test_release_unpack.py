@@ -20,7 +20,8 @@ import time
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils import _archive, _release
+from ansible_collections.lastmile.deploy.plugins.module_utils import _archive
+from ansible_collections.lastmile.deploy.plugins.module_utils import _release
 from ansible_collections.lastmile.deploy.plugins.module_utils._release_fs import MARKER_NAME, remove_tree
 from ansible_collections.lastmile.deploy.plugins.module_utils._release import (
     ReleaseError,

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils import _capacity as capacity
+from ansible_collections.lastmile.deploy.plugins.module_utils import _capacity
 from ansible_collections.lastmile.deploy.plugins.module_utils._lock import holder_id, lock_path, read_holder
 from ansible_collections.lastmile.deploy.plugins.modules import deploy_lock, host_capacity, release, release_info
 from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.module_invocation import run_ansible, run_in_process
@@ -140,7 +140,7 @@ def test_capacity_that_cannot_be_read_leaves_the_lock_taken_and_says_why(tmp_pat
     seed_release(root, "1.0")
 
     def unreadable(path, sample_seconds):
-        return capacity.read_capacity(path, sample_seconds, meminfo_path=str(tmp_path / "no-meminfo"))
+        return _capacity.read_capacity(path, sample_seconds, meminfo_path=str(tmp_path / "no-meminfo"))
 
     monkeypatch.setattr(deploy_lock, "read_capacity_figures", unreadable)
     rc, taken = run_in_process(deploy_lock.main, {"root": root, "holder": HOLDER,
