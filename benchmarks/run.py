@@ -40,8 +40,8 @@ for _path in (REPO / "tests", REPO / ".build" / "collections"):
 
 import yaml  # noqa: E402  (after the path set-up above)
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy import HAProxy as CollectionHAProxy  # noqa: E402
-from ansible_collections.lastmile.deploy.plugins.module_utils._plan import batch_size  # noqa: E402
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.runtime import HAProxy as CollectionHAProxy  # noqa: E402
+from ansible_collections.lastmile.deploy.plugins.module_utils.plan.batches import batch_size  # noqa: E402
 from fleet import Fleet  # noqa: E402
 from fleet.addresses import free_base_address  # noqa: E402
 from fleet.haproxy import BACKEND, HAProxy as FleetHAProxy, admin_name, render_config  # noqa: E402

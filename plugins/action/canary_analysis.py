@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._canary_gate import ARGUMENT_SPEC, judge_step
+from ansible_collections.lastmile.deploy.plugins.module_utils.canary.gate import ARGUMENT_SPEC, judge_step
 from ansible_collections.lastmile.deploy.plugins.plugin_utils._controller_module import ControllerModuleAction
 
 

@@ -12,7 +12,7 @@ from typing import Any, Dict, Optional
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._lock import BREAK_ADVICE, IDENTITY_KEYS, describe, holder_id
+from ansible_collections.lastmile.deploy.plugins.module_utils.lock.deployment_lock import BREAK_ADVICE, IDENTITY_KEYS, describe, holder_id
 
 MODULE = "lastmile.deploy.deploy_lock"
 MACHINE_ID_FILES = ("/etc/machine-id", "/var/lib/dbus/machine-id")

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_tasks import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.tasks import (
     INFO_ARGUMENT_SPEC,
     HAProxyError,
     read_servers,

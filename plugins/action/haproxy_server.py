@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_tasks import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.tasks import (
     SERVER_ARGUMENT_SPEC,
     SERVER_SPEC_RULES,
     HAProxyError,

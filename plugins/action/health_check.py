@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._health_gate import ARGUMENT_SPEC, ProbeError, run
+from ansible_collections.lastmile.deploy.plugins.module_utils.health.gate import ARGUMENT_SPEC, ProbeError, run
 from ansible_collections.lastmile.deploy.plugins.plugin_utils._controller_module import ControllerModuleAction
 
 MODULE = "lastmile.deploy.health_check"

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._capacity_gate import ARGUMENT_SPEC, run
+from ansible_collections.lastmile.deploy.plugins.module_utils.capacity.gate import ARGUMENT_SPEC, run
 from ansible_collections.lastmile.deploy.plugins.plugin_utils._controller_module import ControllerModuleAction
 
 

@@ -25,7 +25,7 @@ except ImportError:  # before 2.19 every string is a template
     def trust_as_template(value):
         return value
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._variable_checks import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.run.variables import (
     check_colours,
     check_given_types,
     check_values,

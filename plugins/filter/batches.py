@@ -45,7 +45,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._plan import PlanError, split_batches
+from ansible_collections.lastmile.deploy.plugins.module_utils.plan.batches import PlanError, split_batches
 
 
 def batches(hosts, size):

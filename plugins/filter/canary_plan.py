@@ -71,7 +71,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._traffic import DEFAULT_STEPS, TrafficError, plan_canary
+from ansible_collections.lastmile.deploy.plugins.module_utils.canary.weights import DEFAULT_STEPS, TrafficError, plan_canary
 
 
 def canary_plan(base_weights, canary, steps=DEFAULT_STEPS):

@@ -57,7 +57,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._host_messages import group_by_message
+from ansible_collections.lastmile.deploy.plugins.module_utils.run.messages import group_by_message
 
 
 def _problems(result) -> list:

@@ -78,7 +78,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._outcome import HostEnd, judge
+from ansible_collections.lastmile.deploy.plugins.module_utils.run.outcome import HostEnd, judge
 
 
 def _end(facts) -> HostEnd:

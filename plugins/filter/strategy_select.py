@@ -92,7 +92,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._strategy import StrategyError, select_strategy
+from ansible_collections.lastmile.deploy.plugins.module_utils.plan.strategy import StrategyError, select_strategy
 
 
 def strategy_select(answers):

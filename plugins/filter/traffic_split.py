@@ -80,7 +80,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._traffic import TrafficError, split_traffic
+from ansible_collections.lastmile.deploy.plugins.module_utils.canary.weights import TrafficError, split_traffic
 
 
 def traffic_split(base_weights, canary, percent):

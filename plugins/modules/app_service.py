@@ -173,9 +173,9 @@ from typing import Optional, Tuple
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._release import ReleaseError, ReleaseRoot, SwitchNotRecorded
-from ansible_collections.lastmile.deploy.plugins.module_utils._service import Service, ServiceError
-from ansible_collections.lastmile.deploy.plugins.module_utils._supervisor_rpc import CommandLineError, SupervisorctlCommand
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.root import ReleaseError, ReleaseRoot, SwitchNotRecorded
+from ansible_collections.lastmile.deploy.plugins.module_utils.service.manager import Service, ServiceError
+from ansible_collections.lastmile.deploy.plugins.module_utils.service.supervisor import CommandLineError, SupervisorctlCommand
 
 
 def switch_release(release: dict, check_mode: bool) -> Tuple[dict, Optional[str]]:

@@ -216,7 +216,7 @@ from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._checksum import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.checksum import (
     ChecksumError,
     ensure_digest,
     fetch_verified,
@@ -225,7 +225,7 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._checksum import (
     resolve_checksum,
     url_basename,
 )
-from ansible_collections.lastmile.deploy.plugins.module_utils._http_probe import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.http import (
     CertificateError,
     ProbeError,
     clean_headers,

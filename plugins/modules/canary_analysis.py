@@ -330,7 +330,7 @@ probes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._canary_gate import ARGUMENT_SPEC, judge_step
+from ansible_collections.lastmile.deploy.plugins.module_utils.canary.gate import ARGUMENT_SPEC, judge_step
 
 
 def main() -> None:

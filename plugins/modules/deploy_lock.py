@@ -299,9 +299,9 @@ capacity_error:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._capacity import CapacityError, check_sample_seconds
-from ansible_collections.lastmile.deploy.plugins.module_utils._capacity import read_capacity as read_capacity_figures
-from ansible_collections.lastmile.deploy.plugins.module_utils._lock import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.capacity.figures import CapacityError, check_sample_seconds
+from ansible_collections.lastmile.deploy.plugins.module_utils.capacity.figures import read_capacity as read_capacity_figures
+from ansible_collections.lastmile.deploy.plugins.module_utils.lock.deployment_lock import (
     BREAK_ADVICE,
     LockError,
     LockHeld,
@@ -314,7 +314,7 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._lock import (
     remember,
     timestamp,
 )
-from ansible_collections.lastmile.deploy.plugins.module_utils._release import ReleaseError, ReleaseRoot
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.root import ReleaseError, ReleaseRoot
 
 
 def give_back(params: dict, holder: dict, check_mode: bool) -> tuple:

@@ -118,7 +118,7 @@ backends:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_tasks import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.tasks import (
     INFO_ARGUMENT_SPEC,
     HAProxyError,
     read_servers,

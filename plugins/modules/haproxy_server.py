@@ -165,7 +165,7 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_tasks import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.tasks import (
     SERVER_ARGUMENT_SPEC,
     SERVER_SPEC_RULES,
     HAProxyError,

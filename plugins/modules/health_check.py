@@ -215,7 +215,7 @@ stats:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._health_gate import ARGUMENT_SPEC, ProbeError, run
+from ansible_collections.lastmile.deploy.plugins.module_utils.health.gate import ARGUMENT_SPEC, ProbeError, run
 
 
 def main() -> None:

@@ -131,7 +131,7 @@ failures:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._capacity_gate import ARGUMENT_SPEC, run
+from ansible_collections.lastmile.deploy.plugins.module_utils.capacity.gate import ARGUMENT_SPEC, run
 
 
 def main() -> None:

@@ -176,8 +176,8 @@ payload:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._http_probe import ProbeError, clean_headers
-from ansible_collections.lastmile.deploy.plugins.module_utils._notify import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.http import ProbeError, clean_headers
+from ansible_collections.lastmile.deploy.plugins.module_utils.notify import (
     OUTCOMES,
     NotifyError,
     build_summary,

@@ -267,11 +267,11 @@ history:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._archive import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.archive import (
     DEFAULT_MAX_MEMBERS,
     DEFAULT_MAX_SIZE,
 )
-from ansible_collections.lastmile.deploy.plugins.module_utils._release import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.root import (
     ReleaseError,
     ReleaseRoot,
     SwitchNotRecorded,

@@ -100,7 +100,7 @@ history:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._release import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.root import (
     ReleaseError,
     ReleaseRoot,
 )

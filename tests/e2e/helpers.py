@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import run_playbook
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._release_history import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.history import (
     load_history,
     save_history,
     with_status,

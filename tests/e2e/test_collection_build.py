@@ -40,7 +40,7 @@ def test_tarball_holds_the_collection_and_no_development_files(installed):
     with tarfile.open(tarball) as archive:
         names = set(archive.getnames())
     for expected in ("MANIFEST.json", "playbooks/deploy.yml", "roles/rolling/meta/argument_specs.yml",
-                     "plugins/modules/haproxy_server.py", "plugins/module_utils/_release.py"):
+                     "plugins/modules/haproxy_server.py", "plugins/module_utils/release/root.py"):
         assert expected in names or any(n.endswith("/" + expected) for n in names), expected
     assert not any(n.startswith((".venv", ".build", "tests/fleet", "tests/output")) for n in names)
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._archive import DEFAULT_MAX_SIZE
-from ansible_collections.lastmile.deploy.plugins.module_utils._release import ReleaseError, ReleaseRoot
-from ansible_collections.lastmile.deploy.plugins.module_utils._release_history import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.archive import DEFAULT_MAX_SIZE
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.root import ReleaseError, ReleaseRoot
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.history import (
     load_history,
     save_history,
     with_status,

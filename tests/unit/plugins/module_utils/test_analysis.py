@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._analysis import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.canary.analysis import (
     AnalysisError,
     Baseline,
     Counters,

@@ -15,8 +15,8 @@ import zipfile
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils import _archive
-from ansible_collections.lastmile.deploy.plugins.module_utils._archive import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.release import archive as _archive
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.archive import (
     ArchiveError,
     archive_format,
     extract_archive,

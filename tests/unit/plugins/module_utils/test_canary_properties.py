@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._analysis import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.canary.analysis import (
     Baseline,
     Counters,
     ProbeSample,
@@ -26,7 +26,7 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._analysis import (
     mann_whitney_greater,
     probe_figures,
 )
-from ansible_collections.lastmile.deploy.plugins.module_utils._traffic import TrafficError, plan_canary
+from ansible_collections.lastmile.deploy.plugins.module_utils.canary.weights import TrafficError, plan_canary
 
 PROPERTY_SETTINGS = settings(max_examples=100, deadline=None, database=None,
                              suppress_health_check=[HealthCheck.too_slow])

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._analysis import Counters, ProbeSample
-from ansible_collections.lastmile.deploy.plugins.module_utils._canary_window import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.canary.analysis import Counters, ProbeSample
+from ansible_collections.lastmile.deploy.plugins.module_utils.canary.window import (
     WindowError,
     check_urls,
     counters_from_stat,
@@ -21,8 +21,8 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._canary_window imp
     read_counters,
     select_groups,
 )
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy import HAProxy, HAProxyError
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_state import Server, parse_stat
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.runtime import HAProxy, HAProxyError
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.state import Server, parse_stat
 from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures.haproxy_lab import HAPROXY_BIN, HAProxyLab
 from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.http_servers import LocalServer, closed_port_url
 

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._capacity import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.capacity.figures import (
     CapacityError,
     check_capacity,
     cpu_busy_between,

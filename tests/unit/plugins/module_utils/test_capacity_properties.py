@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.lastmile.deploy.plugins.module_utils import _capacity
-from ansible_collections.lastmile.deploy.plugins.module_utils._capacity import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.capacity import figures as _capacity
+from ansible_collections.lastmile.deploy.plugins.module_utils.capacity.figures import (
     CapacityError,
     cpu_busy_between,
     cpu_busy_percent,

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._checksum import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.checksum import (
     ChecksumError,
     fetch_verified,
     file_digest,

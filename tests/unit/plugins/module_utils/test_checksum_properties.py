@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._checksum import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.checksum import (
     ChecksumError,
     format_checksum,
     parse_checksum,

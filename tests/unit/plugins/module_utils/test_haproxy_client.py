@@ -13,10 +13,10 @@ import threading
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils import _haproxy
-from ansible_collections.lastmile.deploy.plugins.module_utils import _haproxy_tasks
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy import ChangeUnconfirmed, HAProxy, HAProxyError
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_client import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy import runtime as _haproxy
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy import tasks as _haproxy_tasks
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.runtime import ChangeUnconfirmed, HAProxy, HAProxyError
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.client import (
     NoFullAnswer,
     RuntimeClient,
     check_commands,

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy import HAProxy, HAProxyError
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.runtime import HAProxy, HAProxyError
 from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures.haproxy_lab import HAPROXY_BIN, HAProxyLab, free_port
 
 pytestmark = pytest.mark.skipif(not os.access(HAPROXY_BIN, os.X_OK), reason="%s is not installed" % HAPROXY_BIN)

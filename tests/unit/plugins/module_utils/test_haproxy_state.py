@@ -8,8 +8,8 @@ import pathlib
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_client import HAProxyError
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_state import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.client import HAProxyError
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.state import (
     Server,
     admin_and_weight,
     decode_admin,

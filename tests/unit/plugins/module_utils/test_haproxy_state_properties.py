@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy import HAProxy
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_client import HAProxyError, check_commands
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_state import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.runtime import HAProxy
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.client import HAProxyError, check_commands
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.state import (
     Server,
     merge_servers,
     parse_servers_state,

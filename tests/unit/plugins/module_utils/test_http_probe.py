@@ -10,7 +10,7 @@ import warnings
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._http_probe import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.http import (
     ProbeError,
     ProbeResult,
     SampleStats,

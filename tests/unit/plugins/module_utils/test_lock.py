@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._lock import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.lock.deployment_lock import (
     LockError,
     LockHeld,
     acquire,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._notify import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.notify import (
     NotifyError,
     build_summary,
     check_url,

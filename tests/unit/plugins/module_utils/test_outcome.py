@@ -7,7 +7,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._outcome import FAILED, ROLLED_BACK, SUCCEEDED, HostEnd, judge
+from ansible_collections.lastmile.deploy.plugins.module_utils.run.outcome import FAILED, ROLLED_BACK, SUCCEEDED, HostEnd, judge
 
 
 def on(release, status="succeeded", **extra):

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._plan import PlanError, batch_size, split_batches
+from ansible_collections.lastmile.deploy.plugins.module_utils.plan.batches import PlanError, batch_size, split_batches
 from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.module_invocation import (
     COLLECTIONS,
     REPO,

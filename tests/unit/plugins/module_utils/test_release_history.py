@@ -11,8 +11,8 @@ import tarfile
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils import _release
-from ansible_collections.lastmile.deploy.plugins.module_utils._release import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.release import root as _release
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.root import (
     ReleaseError,
     ReleaseRoot,
     current_release,
@@ -24,7 +24,7 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._release import (
     switch_current,
     unpack,
 )
-from ansible_collections.lastmile.deploy.plugins.module_utils._release_history import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.history import (
     HistoryError,
     rollback_target,
     save_history,
@@ -188,7 +188,7 @@ def test_corrupt_state_file_is_reported(root, archive):
 def test_state_file_is_written_through_a_temp_file(root, archive, monkeypatch):
     deploy(root, archive, "v1", outcome=None)
     before = open(state_path(root)).read()
-    from ansible_collections.lastmile.deploy.plugins.module_utils import _release_history
+    from ansible_collections.lastmile.deploy.plugins.module_utils.release import history as _release_history
 
     def broken_dump(*args, **kwargs):
         raise OSError(28, "No space left on device")

@@ -20,10 +20,10 @@ import time
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils import _archive
-from ansible_collections.lastmile.deploy.plugins.module_utils import _release
-from ansible_collections.lastmile.deploy.plugins.module_utils._release_fs import MARKER_NAME, remove_tree
-from ansible_collections.lastmile.deploy.plugins.module_utils._release import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.release import archive as _archive
+from ansible_collections.lastmile.deploy.plugins.module_utils.release import root as _release
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.fs import MARKER_NAME, remove_tree
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.root import (
     ReleaseError,
     ReleaseRoot,
     current_release,
@@ -221,7 +221,7 @@ def test_enospc_while_writing_cleans_up_and_keeps_current(root, tmp_path, v1, mo
 
 
 def test_failure_after_shared_paths_undoes_what_it_created(root, tmp_path, v1, monkeypatch):
-    from ansible_collections.lastmile.deploy.plugins.module_utils import _release
+    from ansible_collections.lastmile.deploy.plugins.module_utils.release import root as _release
 
     def no_marker(*args):
         raise OSError(errno.EIO, "I/O error")
@@ -358,7 +358,7 @@ def test_src_that_is_not_a_regular_file_is_refused_before_anything_changes(root,
 
 UNPACK_THEN_HANG = """
 import sys, time
-from ansible_collections.lastmile.deploy.plugins.module_utils import _release
+from ansible_collections.lastmile.deploy.plugins.module_utils.release import root as _release
 root, src, ready = sys.argv[1:4]
 real_extract = _release.extract_archive
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._version import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.version import (
     VERSION_MAX_LENGTH,
     VersionError,
     is_valid_version,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._service import Service, ServiceError
+from ansible_collections.lastmile.deploy.plugins.module_utils.service.manager import Service, ServiceError
 
 
 class Manager:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._service import POLL_INTERVAL, Service, ServiceError
+from ansible_collections.lastmile.deploy.plugins.module_utils.service.manager import POLL_INTERVAL, Service, ServiceError
 
 PROPERTY_SETTINGS = settings(max_examples=100, deadline=None, database=None,
                              suppress_health_check=[HealthCheck.too_slow])

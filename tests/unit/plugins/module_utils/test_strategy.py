@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._strategy import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.plan.strategy import (
     ANSWERS,
     StrategyError,
     read_answers,

@@ -17,8 +17,8 @@ from xmlrpc.server import SimpleXMLRPCDispatcher, SimpleXMLRPCRequestHandler
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._service import Service, ServiceError
-from ansible_collections.lastmile.deploy.plugins.module_utils._supervisor_rpc import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.service.manager import Service, ServiceError
+from ansible_collections.lastmile.deploy.plugins.module_utils.service.supervisor import (
     CommandLineError, Fault, SupervisorctlCommand, SupervisorRPC)
 from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures import supervisord_lab
 

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._supervisor_rpc import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.service.supervisor import (
     CommandLineError,
     SupervisorctlCommand,
     SupervisorRPC,

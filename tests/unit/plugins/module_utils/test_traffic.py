@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._traffic import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.canary.weights import (
     TrafficError,
     check_steps,
     parse_percent,

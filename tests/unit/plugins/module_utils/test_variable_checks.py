@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._host_messages import group_by_message, hosts_text
-from ansible_collections.lastmile.deploy.plugins.module_utils._variable_checks import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.run.messages import group_by_message, hosts_text
+from ansible_collections.lastmile.deploy.plugins.module_utils.run.variables import (
     HIDDEN,
     check_colours,
     check_given_types,

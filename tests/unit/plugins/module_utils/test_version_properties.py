@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._version import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.version import (
     VersionError,
     is_valid_version,
     kind_of,

@@ -9,8 +9,8 @@ import os
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils import _capacity
-from ansible_collections.lastmile.deploy.plugins.module_utils._lock import holder_id, lock_path, read_holder
+from ansible_collections.lastmile.deploy.plugins.module_utils.capacity import figures as _capacity
+from ansible_collections.lastmile.deploy.plugins.module_utils.lock.deployment_lock import holder_id, lock_path, read_holder
 from ansible_collections.lastmile.deploy.plugins.modules import deploy_lock, host_capacity, release, release_info
 from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.module_invocation import run_ansible, run_in_process
 

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils import _release
+from ansible_collections.lastmile.deploy.plugins.module_utils.release import root as _release
 from ansible_collections.lastmile.deploy.plugins.modules import release
 from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.archive_builders import (
     tar_gz,

@@ -17,8 +17,8 @@ import tarfile
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._release import ReleaseRoot
-from ansible_collections.lastmile.deploy.plugins.module_utils._release_history import load_history, save_history
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.root import ReleaseRoot
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.history import load_history, save_history
 from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures import supervisord_lab
 from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.module_invocation import COLLECTIONS
 

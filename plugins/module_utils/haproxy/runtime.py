@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_client import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.client import (
     HAProxyError,
     NoFullAnswer,
     RuntimeClient,
     check_reply,
 )
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_state import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.state import (
     Server,
     merge_servers,
     parse_servers_state,

@@ -13,10 +13,10 @@ import urllib.error
 import urllib.request
 from typing import Callable, Dict, List, Optional, Sequence
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._analysis import Counters, ProbeSample
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy import HAProxy
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_client import HAProxyError
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_state import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.canary.analysis import Counters, ProbeSample
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.runtime import HAProxy
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.client import HAProxyError
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.state import (
     _int,
     parse_stat,
     require_servers,

@@ -12,7 +12,7 @@ import shutil
 import stat
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._release_history import timestamp
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.history import timestamp
 
 MARKER_NAME = ".lastmile-release.json"
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import List
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.runtime import (
     DEFAULT_SOCKET,
     CommandsSent,
     HAProxy,
     HAProxyError,
 )
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_state import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.state import (
     ADMIN_STATES,
     admin_and_weight,
     plan_commands,

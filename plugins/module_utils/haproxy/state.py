@@ -8,7 +8,7 @@ import csv
 import dataclasses
 import re
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_client import HAProxyError
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.client import HAProxyError
 
 ADMIN_STATES = ("ready", "drain", "maint")
 MIN_WEIGHT = 0

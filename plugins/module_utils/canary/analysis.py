@@ -23,7 +23,7 @@ import dataclasses
 import math
 from typing import Dict, List, Optional, Sequence
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._http_probe import nearest_rank
+from ansible_collections.lastmile.deploy.plugins.module_utils.http import nearest_rank
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 WINDOW, BASELINE = "window", "baseline"

@@ -30,8 +30,8 @@ import secrets
 import stat
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_client import HAProxyError
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy_state import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.client import HAProxyError
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.state import (
     ADMIN_STATES,
     MAX_WEIGHT,
     MIN_WEIGHT,

@@ -8,7 +8,7 @@ they need nothing from the host (plugins/action/host_capacity.py).
 
 from __future__ import annotations
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._capacity import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.capacity.figures import (
     CapacityError,
     check_capacity,
     check_sample_seconds,

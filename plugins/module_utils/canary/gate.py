@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._analysis import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.canary.analysis import (
     BASELINE,
     FAIL,
     INCONCLUSIVE,
@@ -23,12 +23,12 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._analysis import (
     group_figures,
     probe_figures,
 )
-from ansible_collections.lastmile.deploy.plugins.module_utils._canary_window import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.canary.window import (
     WindowError,
     observe,
     select_groups,
 )
-from ansible_collections.lastmile.deploy.plugins.module_utils._haproxy import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.runtime import (
     DEFAULT_SOCKET,
     HAProxy,
     HAProxyError,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._supervisor_rpc import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.service.supervisor import (
     ALREADY_STARTED,
     NOT_RUNNING,
     CommandLineError,

@@ -15,10 +15,10 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._checksum import ChecksumError, parse_checksum
-from ansible_collections.lastmile.deploy.plugins.module_utils._plan import PlanError, batch_size
-from ansible_collections.lastmile.deploy.plugins.module_utils._traffic import TrafficError, check_steps
-from ansible_collections.lastmile.deploy.plugins.module_utils._version import VersionError, kind_of, validate_version
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.checksum import ChecksumError, parse_checksum
+from ansible_collections.lastmile.deploy.plugins.module_utils.plan.batches import PlanError, batch_size
+from ansible_collections.lastmile.deploy.plugins.module_utils.canary.weights import TrafficError, check_steps
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.version import VersionError, kind_of, validate_version
 
 HIDDEN = "<hidden>"
 _URL = re.compile(r"^https?://[^/?#\s]+", re.IGNORECASE)

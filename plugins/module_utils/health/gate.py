@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._http_probe import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.http import (
     ProbeError,
     WaitResult,
     clean_headers,

@@ -25,18 +25,18 @@ import stat
 import tempfile
 from typing import IO, Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from ansible_collections.lastmile.deploy.plugins.module_utils._archive import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.archive import (
     DEFAULT_MAX_MEMBERS,
     DEFAULT_MAX_SIZE,
     ArchiveError,
     extract_archive,
 )
-from ansible_collections.lastmile.deploy.plugins.module_utils._checksum import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.checksum import (
     ChecksumError,
     parse_checksum,
     stream_digests,
 )
-from ansible_collections.lastmile.deploy.plugins.module_utils._release_history import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.history import (
     STATUSES,
     HistoryError,
     latest_status,
@@ -48,7 +48,7 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._release_history i
     with_status,
     with_switch,
 )
-from ansible_collections.lastmile.deploy.plugins.module_utils._release_fs import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.fs import (
     FsError,
     link_shared,
     make_dirs,
@@ -59,7 +59,7 @@ from ansible_collections.lastmile.deploy.plugins.module_utils._release_fs import
     undo_created,
     write_marker,
 )
-from ansible_collections.lastmile.deploy.plugins.module_utils._version import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.version import (
     VersionError,
     is_valid_version,
     validate_version,
