@@ -77,6 +77,7 @@ bench: setup
 
 # The unit tests run once, under ansible-test units (.ci/sanity units); `make unit` runs them with plain pytest.
 test: setup
+	$(BIN)/python .ci/role_tree.py >/dev/null
 	$(BIN)/pytest -q tests/docs
 	$(BIN)/ansible-lint --nocolor
 	$(BIN)/antsibull-changelog lint
