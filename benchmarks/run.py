@@ -65,7 +65,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="run nothing: print the Markdown summary of these results files, merged (sizes in order)")
     args = parser.parse_args(argv)
     if args.report:
-        print(markdown(merge_results(args.report)))
+        try:
+            print(markdown(merge_results(args.report)))
+        except ValueError as e:
+            parser.error(str(e))
         return 0
     if any(h < 2 or h > 200 for h in args.hosts):
         parser.error("--hosts %s: expected sizes from 2 (a canary needs stable hosts beside it) to 200" % args.hosts)

@@ -135,6 +135,9 @@ def merge_results(paths: Sequence[Path]) -> dict:
     sizes: Dict[Tuple[str, int], dict] = {}
     for path in paths:
         data = json.loads(path.read_text(encoding="utf-8"))
+        if any("task_steps" not in r for size in data.get("sizes", []) for r in size.get("runs", [])):
+            raise ValueError("%s was written by the earlier benchmark (FAST_GATES headline, no task steps per run): "
+                             "its summary is in benchmarks/README.md" % path)
         merged = {**merged, **{k: v for k, v in data.items() if k not in ("sizes", "weights")}}
         if "weights" in data:
             merged["weights"] = data["weights"]
