@@ -9,12 +9,14 @@ its role or itself; ``required`` is ``true`` (wherever used) or the entry points
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List, Mapping
 
 SOURCE_PATH = ("meta", "variables.yml")
 PLAYBOOKS = "playbooks/"
 # the argument spec keys an option of the source carries over as they are
 _SPEC_KEYS = ("type", "elements", "choices", "no_log")
+_OPTION_REFERENCE = re.compile(r"O\(([a-z0-9_]+)((?:=[^)]*)?)\)")
 
 
 class SpecError(Exception):
@@ -94,6 +96,10 @@ def role_argument_spec(source: Mapping[str, Any], role: str) -> Dict[str, Any]:
             text = "%s Default %s." % (text, option["default_text"])
         shown["description"] = text
         options[name] = shown
+    for shown in options.values():
+        # O() may only name an option of this entry point; another variable is shown as code
+        shown["description"] = _OPTION_REFERENCE.sub(lambda match: match.group(0) if match.group(1) in options
+                                                     else "C(%s%s)" % match.groups(), shown["description"])
     main: Dict[str, Any] = {"short_description": about["short_description"],
                             "description": about.get("description") or [about["short_description"] + "."],
                             "author": ["lastmile.deploy contributors"]}
