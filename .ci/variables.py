@@ -10,6 +10,7 @@ Run by .ci/docs generate and .ci/docs check.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import sys
@@ -96,13 +97,18 @@ def _flow(value: Any, width: int) -> str:
 
 
 def _option_line(name: str, option: Dict[str, Any]) -> str:
-    """One option as a flow mapping on one line, or wrapped (and indented) when it would pass LINE_LENGTH."""
-    prefix = "      %s: " % name
-    text = _flow(option, 10 ** 6)
-    if len(prefix) + len(text) <= LINE_LENGTH:
-        return prefix + text
-    lines = _flow(option, LINE_LENGTH - len(prefix) - 2).splitlines()
-    return prefix + lines[0] + "".join("\n        " + line.strip() for line in lines[1:])
+    """One option as a flow mapping, its description a double-quoted string last, wrapped between words
+    (a line break in it reads as a space) when the line would pass LINE_LENGTH."""
+    head = _flow({key: value for key, value in option.items() if key != "description"}, 10 ** 6)[:-1]
+    words = json.dumps(option["description"], ensure_ascii=False).split(" ")
+    lines = ["      %s: %s, description: %s" % (name, head, words[0])]
+    for word in words[1:] + ["}"]:
+        joined = lines[-1] + ("" if word == "}" else " ") + word
+        if len(joined) <= LINE_LENGTH or word == "}" and len(lines[-1]) < LINE_LENGTH:
+            lines[-1] = joined
+        else:
+            lines.append("        " + word)
+    return "\n".join(lines)
 
 
 def render_argument_spec(source: Mapping[str, Any], role: str) -> str:
