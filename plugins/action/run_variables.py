@@ -111,6 +111,8 @@ class ActionModule(ActionBase):
             except AnsibleError as exc:
                 problems.append(_unworkable(name, origin, exc, spec[name]))
         for missing, needing in unset.items():
+            if spec.get(missing, {}).get("required"):
+                continue  # a required variable that is not set is named as such, once
             # a value the play sets names the variable to fix better than a default that uses it
             needing.sort(key=lambda pair: pair[1] != "its value")
             (name, origin), others = needing[0], [other for other, _origin in needing[1:]]

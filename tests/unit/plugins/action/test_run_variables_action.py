@@ -46,6 +46,14 @@ def test_a_default_that_needs_an_unset_variable_is_named():
     assert rc == 0, result
 
 
+def test_a_required_variable_that_is_not_set_is_named_once():
+    """deploy_release_target's default is deploy_version: the missing deploy_version is the one problem."""
+    rc, result = check({k: v for k, v in BASE.items() if k != "deploy_version"}, roles=("release",))
+    assert rc != 0
+    assert result["problems"] == ["deploy_version is not set: expected release id to deploy; letters, digits, . _ - +, "
+                                  "starting with a letter or digit"]
+
+
 def test_a_value_that_templates_an_unset_variable_is_named():
     rc, result = check(dict(BASE, deploy_root="/srv/{{ app_dir }}"))
     assert rc != 0
