@@ -21,13 +21,15 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Pattern, Sequence, Tuple, Union
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
+
 PERCENTILES = (50, 90, 95, 99)
 MAX_REDIRECTS = 10  # redirects a download or checksum fetch follows before it gives up
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 _HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an RFC 9110 token
 
 
-class ProbeError(Exception):
+class ProbeError(LastmileError):
     """A probe cannot be attempted (bad argument, missing library) or a download failed."""
 
 

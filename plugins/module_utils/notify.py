@@ -16,12 +16,14 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from urllib.error import HTTPError, URLError
 from urllib.parse import unquote, urlsplit
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
+
 OUTCOMES = ("succeeded", "rolled_back", "failed")
 _OUTCOME_TEXT = {"succeeded": "succeeded", "rolled_back": "was rolled back", "failed": "failed"}
 REDACTED = "<webhook>"
 
 
-class NotifyError(Exception):
+class NotifyError(LastmileError):
     """The summary could not be built or delivered; the text never contains the URL."""
 
 

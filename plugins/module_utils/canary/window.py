@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from typing import Callable, Dict, List, Optional, Sequence
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
 from ansible_collections.lastmile.deploy.plugins.module_utils.canary.analysis import Counters, ProbeSample
 from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.runtime import HAProxy
 from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.client import HAProxyError
@@ -24,7 +25,7 @@ from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.state impo
 )
 
 
-class WindowError(Exception):
+class WindowError(LastmileError):
     """The groups or the window cannot be observed as asked."""
 
 

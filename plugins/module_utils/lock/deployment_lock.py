@@ -30,6 +30,7 @@ import secrets
 import stat
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
 from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.client import HAProxyError
 from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.state import (
     ADMIN_STATES,
@@ -54,20 +55,21 @@ _FILE_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC
 Holder = Dict[str, Any]
 
 
-class LockError(Exception):
-    """The lock file cannot be read or written."""
+class LockError(LastmileError):
+    """The lock cannot be taken as asked, or its file cannot be read or written."""
 
 
-class LockHeld(Exception):
+class LockHeld(LastmileError):
     """Another run holds the lock."""
 
     def __init__(self, path: str, holder: Holder):
         self.path = path
         self.holder = holder
-        super().__init__("deployment lock %s is held by %s" % (path, describe(holder)))
+        super().__init__("deployment lock %s is held by %s: %s" % (path, describe(holder), BREAK_ADVICE),
+                         result=dict(path=path, holder=holder, holder_id=holder_id(holder)))
 
 
-class UnsafePath(Exception):
+class UnsafePath(LastmileError):
     """A path in ``.lastmile`` is a link, or not the kind of file it must be: nothing goes through it."""
 
 

@@ -30,6 +30,8 @@ import zipfile
 import zlib
 from typing import IO, Any, Callable, Dict, List, Optional, Tuple, Union
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
+
 DEFAULT_MAX_SIZE = 4 * 1024 ** 3
 DEFAULT_MAX_MEMBERS = 200000
 CHUNK_SIZE = 1024 * 1024
@@ -69,7 +71,7 @@ Source = Union[str, IO[bytes]]
 SharedLinks = Dict[str, Tuple[str, bool]]
 
 
-class ArchiveError(Exception):
+class ArchiveError(LastmileError):
     """An archive is unreadable, unsafe or too large to extract."""
 
 

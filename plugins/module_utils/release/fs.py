@@ -12,12 +12,13 @@ import shutil
 import stat
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
 from ansible_collections.lastmile.deploy.plugins.module_utils.release.history import timestamp
 
 MARKER_NAME = ".lastmile-release.json"
 
 
-class FsError(Exception):
+class FsError(LastmileError):
     """A shared path or release path cannot be laid out as asked."""
 
 
