@@ -24,7 +24,7 @@ import math
 from typing import Dict, List, Optional, Sequence
 
 from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
-from ansible_collections.lastmile.deploy.plugins.module_utils.http import nearest_rank
+from ansible_collections.lastmile.deploy.plugins.module_utils.stats import nearest_rank
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 WINDOW, BASELINE = "window", "baseline"

@@ -15,11 +15,11 @@ from ansible_collections.lastmile.deploy.plugins.module_utils.http import (
     ProbeError,
     WaitResult,
     clean_headers,
-    evaluate,
     probe,
     sample,
     wait_healthy,
 )
+from ansible_collections.lastmile.deploy.plugins.module_utils.stats import evaluate
 
 __all__ = ["ARGUMENT_SPEC", "ProbeError", "Unhealthy", "check_params", "run"]
 
