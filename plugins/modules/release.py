@@ -267,7 +267,7 @@ history:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lastmile.deploy.plugins.module_utils.release.archive import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.archive_members import (
     DEFAULT_MAX_MEMBERS,
     DEFAULT_MAX_SIZE,
 )

@@ -26,11 +26,11 @@ import tempfile
 from typing import IO, Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
-from ansible_collections.lastmile.deploy.plugins.module_utils.release.archive import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.archive import extract_archive
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.archive_members import (
     DEFAULT_MAX_MEMBERS,
     DEFAULT_MAX_SIZE,
     ArchiveError,
-    extract_archive,
 )
 from ansible_collections.lastmile.deploy.plugins.module_utils.release.checksum import (
     ChecksumError,
