@@ -28,7 +28,6 @@ import base64
 import contextlib
 import errno
 import functools
-import http.client
 import os
 import re
 import socket
@@ -39,6 +38,7 @@ import urllib.error
 import urllib.request
 import warnings
 from dataclasses import dataclass
+from http.client import HTTPException
 from typing import Any, Dict, Iterator, List, Optional, Pattern, Sequence, Tuple, Union
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
@@ -256,7 +256,7 @@ def send(
 
     ``verify`` is what tls_verify() returns. ``via_proxy``: through the proxy the environment names
     (HTTP(S)_PROXY, NO_PROXY), else straight to the host. Network failures raise OSError or
-    http.client.HTTPException (urllib.error.URLError holds the reason): describe_error() names them.
+    HTTPException (urllib.error.URLError holds the reason): describe_error() names them.
     Credentials are ``headers`` and the URL's own ``user:password@`` (sent as basic auth unless an
     Authorization header is given); with no redirect followed they reach only that origin.
     """
@@ -275,7 +275,7 @@ def send(
     except urllib.error.HTTPError as exc:
         try:
             return exc.code, exc.read()
-        except (OSError, http.client.HTTPException):
+        except (OSError, HTTPException):
             return exc.code, b""
         finally:
             exc.close()
@@ -288,7 +288,7 @@ def status_of(url: str, timeout: float, verify: Union[bool, str] = True) -> Prob
     started = time.monotonic()
     try:
         status = send("GET", url, timeout, verify=verify, via_proxy=False)[0]
-    except (OSError, http.client.HTTPException, ValueError) as exc:
+    except (OSError, HTTPException, ValueError) as exc:
         return ProbeResult(url, False, None, None, describe_error(exc, timeout))
     return ProbeResult(url, True, status, round((time.monotonic() - started) * 1000.0, 3), None)
 

@@ -9,7 +9,6 @@ Sent with http.send (standard library only), so it runs on any controller or hos
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
 import ssl
@@ -18,7 +17,7 @@ from urllib.error import URLError
 from urllib.parse import unquote, urlsplit
 
 from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
-from ansible_collections.lastmile.deploy.plugins.module_utils.http import ProbeError, send, tls_verify
+from ansible_collections.lastmile.deploy.plugins.module_utils.http import HTTPException, ProbeError, send, tls_verify
 
 OUTCOMES = ("succeeded", "rolled_back", "failed")
 _OUTCOME_TEXT = {"succeeded": "succeeded", "rolled_back": "was rolled back", "failed": "failed"}
@@ -132,7 +131,7 @@ def post_json(
                       verify=tls_verify(validate_certs, ca_path))[0]
     except ProbeError as exc:
         raise NotifyError(redact(str(exc), url)) from None
-    except (URLError, OSError, http.client.HTTPException, ValueError) as exc:
+    except (URLError, OSError, HTTPException, ValueError) as exc:
         raise NotifyError(redact(_reason(exc), url)) from None
     if not 200 <= status < 300:
         raise NotifyError("the webhook answered status %d (expected 2xx)" % status)

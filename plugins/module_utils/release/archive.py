@@ -57,6 +57,7 @@ MODE_MASK = 0o7777 & ~(stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX | stat.S_IWOTH
 # {path in the destination: (the shared directory the link there leads to, whether the release seeded it)}
 SharedLinks = Dict[str, Tuple[str, bool]]
 
+
 class _Extractor:
     """Writes checked members under ``dest``; tracks the entry and byte budget.
 

@@ -44,8 +44,6 @@ def make_dirs(path: str, created: Optional[List[str]] = None) -> None:
             created.append(directory)
 
 
-
-
 def _identity(fd: int) -> Tuple[int, int]:
     st = os.fstat(fd)
     return st.st_dev, st.st_ino
