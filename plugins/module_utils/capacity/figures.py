@@ -14,6 +14,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, List, Tuple
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
+
 PROC_MEMINFO = "/proc/meminfo"
 PROC_STAT = "/proc/stat"
 PROC_LOADAVG = "/proc/loadavg"
@@ -21,7 +23,7 @@ PROC_LOADAVG = "/proc/loadavg"
 MAX_SAMPLE_SECONDS = 60
 
 
-class CapacityError(Exception):
+class CapacityError(LastmileError):
     """A capacity figure cannot be read or a threshold is out of range."""
 
 
