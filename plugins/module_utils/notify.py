@@ -17,7 +17,7 @@ from urllib.error import URLError
 from urllib.parse import unquote, urlsplit
 
 from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
-from ansible_collections.lastmile.deploy.plugins.module_utils.http import HTTPException, ProbeError, send, tls_verify
+from ansible_collections.lastmile.deploy.plugins.module_utils.http_client import HTTPException, ProbeError, send, tls_verify
 
 OUTCOMES = ("succeeded", "rolled_back", "failed")
 _OUTCOME_TEXT = {"succeeded": "succeeded", "rolled_back": "was rolled back", "failed": "failed"}

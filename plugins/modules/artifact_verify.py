@@ -226,7 +226,7 @@ from ansible_collections.lastmile.deploy.plugins.module_utils.release.checksum i
     resolve_checksum,
     url_basename,
 )
-from ansible_collections.lastmile.deploy.plugins.module_utils.http import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.http_client import (
     CertificateError,
     clean_headers,
     download,

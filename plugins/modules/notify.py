@@ -177,7 +177,7 @@ payload:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError, failure
-from ansible_collections.lastmile.deploy.plugins.module_utils.http import ProbeError, clean_headers
+from ansible_collections.lastmile.deploy.plugins.module_utils.http_client import ProbeError, clean_headers
 from ansible_collections.lastmile.deploy.plugins.module_utils.notify import (
     OUTCOMES,
     NotifyError,

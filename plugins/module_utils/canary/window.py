@@ -14,7 +14,7 @@ from ansible_collections.lastmile.deploy.plugins.module_utils.errors import Last
 from ansible_collections.lastmile.deploy.plugins.module_utils.canary.analysis import Counters, ProbeSample
 from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.runtime import HAProxy
 from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.client import HAProxyError
-from ansible_collections.lastmile.deploy.plugins.module_utils.http import status_of
+from ansible_collections.lastmile.deploy.plugins.module_utils.http_client import status_of
 from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.state import (
     _int,
     parse_stat,

@@ -74,7 +74,8 @@ def disk_free_percent(path: str) -> float:
     if stats.f_blocks == 0:
         raise CapacityError("filesystem of %s reports a size of 0 blocks" % path)
     # f_bavail, not f_bfree: blocks reserved for root are not available to the application
-    return 100.0 * stats.f_bavail / stats.f_blocks
+    # the share first: a float quotient of a <= b is <= 1, so the percentage never passes 100
+    return 100.0 * (stats.f_bavail / stats.f_blocks)
 
 
 def read_meminfo(meminfo_path: str = PROC_MEMINFO) -> Dict[str, int]:

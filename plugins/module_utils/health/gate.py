@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Dict
 
 from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
-from ansible_collections.lastmile.deploy.plugins.module_utils.http import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.http_client import (
     ProbeError,
     WaitResult,
     clean_headers,

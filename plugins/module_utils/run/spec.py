@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Mapping
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
+
 SOURCE_PATH = ("meta", "variables.yml")
 PLAYBOOKS = "playbooks/"
 # the argument spec keys an option of the source carries over as they are
@@ -19,7 +21,7 @@ _SPEC_KEYS = ("type", "elements", "choices", "no_log")
 _OPTION_REFERENCE = re.compile(r"O\(([a-z0-9_]+)((?:=[^)]*)?)\)")
 
 
-class SpecError(Exception):
+class SpecError(LastmileError):
     """meta/variables.yml does not hold what this module reads."""
 
 

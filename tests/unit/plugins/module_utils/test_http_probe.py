@@ -10,7 +10,7 @@ import warnings
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils.http import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.http_client import (
     ProbeError,
     ProbeResult,
     download,
