@@ -4,11 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.tasks import (
-    INFO_ARGUMENT_SPEC,
-    HAProxyError,
-    read_servers,
-)
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.tasks import INFO_ARGUMENT_SPEC, read_servers
 from ansible_collections.lastmile.deploy.plugins.plugin_utils._controller_module import ControllerModuleAction
 
 
@@ -17,7 +13,4 @@ class ActionModule(ControllerModuleAction):
     ARGUMENT_SPEC = INFO_ARGUMENT_SPEC
 
     def run_here(self, params, check_mode, diff, warnings):
-        try:
-            return read_servers(params)
-        except HAProxyError as exc:
-            return dict(failed=True, msg=str(exc))
+        return read_servers(params)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.tasks import (
     SERVER_ARGUMENT_SPEC,
     SERVER_SPEC_RULES,
-    HAProxyError,
     change_servers,
 )
 from ansible_collections.lastmile.deploy.plugins.plugin_utils._controller_module import ControllerModuleAction
@@ -19,8 +18,4 @@ class ActionModule(ControllerModuleAction):
     SPEC_RULES = SERVER_SPEC_RULES
 
     def run_here(self, params, check_mode, diff, warnings):
-        progress = dict(changed=False, commands=[])
-        try:
-            return change_servers(params, check_mode, diff, progress, warnings)
-        except HAProxyError as exc:
-            return dict(progress, failed=True, msg=str(exc))
+        return change_servers(params, check_mode, diff, warnings)

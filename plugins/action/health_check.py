@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.lastmile.deploy.plugins.module_utils.health.gate import ARGUMENT_SPEC, ProbeError, run
+from ansible_collections.lastmile.deploy.plugins.module_utils.health.gate import ARGUMENT_SPEC, run
 from ansible_collections.lastmile.deploy.plugins.plugin_utils._controller_module import ControllerModuleAction
 
 MODULE = "lastmile.deploy.health_check"
@@ -15,10 +15,4 @@ class ActionModule(ControllerModuleAction):
     ARGUMENT_SPEC = ARGUMENT_SPEC
 
     def run_here(self, params, check_mode, diff, warnings):
-        try:
-            outcome = run(params)
-        except ProbeError as exc:
-            return dict(failed=True, msg=str(exc))
-        if "msg" in outcome:
-            outcome["failed"] = True
-        return outcome
+        return run(params)

@@ -17,6 +17,9 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError, failure
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.root import ReleaseError
+
 MODULE = "lastmile.deploy.release"
 
 
@@ -27,21 +30,25 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        args = dict(self._task.args)
+        try:
+            result.update(self._release(dict(self._task.args), task_vars))
+        except LastmileError as exc:
+            result.update(failure(exc))
+        return result
+
+    def _release(self, args, task_vars):
+        """The module's result; raises ReleaseError when the archive cannot be sent."""
         try:
             remote_src = boolean(args.get("remote_src", True), strict=True)
         except TypeError as exc:
-            result.update(failed=True, msg="remote_src: %s" % exc)
-            return result
+            raise ReleaseError("remote_src: %s" % exc) from None
         if remote_src or not args.get("src"):
-            result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
-            return result
+            return self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
 
         try:
             source = self._find_needle("files", args["src"])
         except AnsibleError as exc:
-            result.update(failed=True, msg="src %s is not a file on the controller: %s" % (args["src"], to_text(exc)))
-            return result
+            raise ReleaseError("src %s is not a file on the controller: %s" % (args["src"], to_text(exc))) from None
         if self._connection._shell.tmpdir is None:
             self._make_tmp_path()
         try:
@@ -50,11 +57,9 @@ class ActionModule(ActionBase):
             try:
                 self._transfer_file(source, remote)
             except AnsibleError as exc:
-                result.update(failed=True, msg="cannot send %s to %s on the host: %s" % (source, remote, to_text(exc.message)))
-                return result
+                raise ReleaseError("cannot send %s to %s on the host: %s" % (source, remote, to_text(exc.message))) from None
             self._fixup_perms2((self._connection._shell.tmpdir, remote))
             args.update(src=remote, remote_src=True)
-            result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
+            return self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)
-        return result

@@ -2,9 +2,10 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Resolve every variable a run's roles take, as those roles will see it, and check it; changes nothing.
 
-A variable the play does not set gets its role default, templated with the host's variables, so a
-default that needs a variable nobody set (``deploy_health_url`` without ``deploy_port``) is found
-here, before the lock, instead of halfway through a rollout.
+The variables, their types and their defaults come from the collection's one declaration of them,
+meta/variables.yml. A variable the play does not set gets its role default, templated with the
+host's variables, so a default that needs a variable nobody set (``deploy_health_url`` without
+``deploy_port``) is found here, before the lock, instead of halfway through a rollout.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ except ImportError:  # before 2.19 every string is a template
     def trust_as_template(value):
         return value
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.run.spec import SOURCE_PATH, entry_options, role_defaults
+from ansible_collections.lastmile.deploy.plugins.module_utils.run.spec import roles as declared_roles
 from ansible_collections.lastmile.deploy.plugins.module_utils.run.variables import (
     check_colours,
     check_given_types,
@@ -33,7 +36,7 @@ from ansible_collections.lastmile.deploy.plugins.module_utils.run.variables impo
     undefined_name,
 )
 
-ROLES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "roles")
+SOURCE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), *SOURCE_PATH)
 _TYPE_ERROR = re.compile(r"argument '([^']+)' is of type .+? and we were unable to convert to (\w+)")
 
 
@@ -46,12 +49,13 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         roles = self._task.args.get("roles") or []
-        if not isinstance(roles, list) or not all(isinstance(role, str) and role.partition(":")[0] in self._known_roles()
-                                                  for role in roles):
+        source = _trusted(self._loader.load_from_file(SOURCE) or {})
+        known = declared_roles(source)
+        if not isinstance(roles, list) or not all(isinstance(role, str) and role.partition(":")[0] in known for role in roles):
             return dict(result, failed=True, msg="roles %s: expected a list of roles of lastmile.deploy (%s), each "
-                        "optionally with ':<entry point>'" % (shown(roles), ", ".join(sorted(self._known_roles()))))
-        spec = self._options(roles)
-        values, problems = self._resolve(spec, task_vars)
+                        "optionally with ':<entry point>'" % (shown(roles), ", ".join(known)))
+        spec = self._options(source, roles)
+        values, problems = self._resolve(spec, role_defaults(source), task_vars)
         # the roles use each value as given, not as their argument spec would convert it
         given = check_given_types(values, spec)
         problems += list(given.values())
@@ -68,36 +72,22 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg="; ".join(problems))
         return result
 
-    def _known_roles(self) -> List[str]:
-        return [name for name in os.listdir(ROLES_DIR) if os.path.isdir(os.path.join(ROLES_DIR, name))]
-
-    def _load(self, role: str, *parts: str) -> Dict[str, Any]:
-        path = os.path.join(ROLES_DIR, role, *parts)
-        if not os.path.exists(path):
-            return {}
-        return _trusted(self._loader.load_from_file(path) or {})
-
-    def _options(self, roles: List[str]) -> Dict[str, Dict[str, Any]]:
-        """The options of the roles' entry points (``role`` is its main, ``role:entry`` another), each once."""
+    @staticmethod
+    def _options(source: Dict[str, Any], roles: List[str]) -> Dict[str, Dict[str, Any]]:
+        """The options of the entry points (``role`` is its main, ``role:entry`` another), each once; required
+        where any of them needs it."""
         options: Dict[str, Dict[str, Any]] = {}
         for role in roles:
-            name, _sep, entry = role.partition(":")
-            specs = self._load(name, "meta", "argument_specs.yml").get("argument_specs") or {}
-            for option_name, option in ((specs.get(entry or "main") or {}).get("options") or {}).items():
-                options.setdefault(option_name, dict(option))
+            for name, option in entry_options(source, role).items():
+                if name in options:
+                    options[name]["required"] = options[name].get("required", False) or option.get("required", False)
+                else:
+                    options[name] = option
         return options
 
-    def _defaults(self) -> Dict[str, Any]:
-        """Every role's defaults: a variable the play does not set takes its role default."""
-        defaults: Dict[str, Any] = {}
-        for role in sorted(self._known_roles()):
-            for name, value in self._load(role, "defaults", "main.yml").items():
-                defaults.setdefault(name, value)
-        return defaults
-
-    def _resolve(self, spec: Dict[str, Dict[str, Any]], task_vars: Dict[str, Any]) -> Tuple[Dict[str, Any], List[str]]:
+    def _resolve(self, spec: Dict[str, Dict[str, Any]], defaults: Dict[str, Any],
+                 task_vars: Dict[str, Any]) -> Tuple[Dict[str, Any], List[str]]:
         """{variable: value as the roles will see it}, and why some could not be worked out."""
-        defaults = self._defaults()
         available = dict(defaults)
         available.update(task_vars)
         templar = self._templar.copy_with_new_env(available_variables=available)
@@ -108,8 +98,6 @@ class ActionModule(ActionBase):
                 raw, origin = task_vars[name], "its value"
             elif name in defaults:
                 raw, origin = defaults[name], "its default"
-            elif "default" in spec[name]:
-                raw, origin = _trusted(spec[name]["default"]), "its default"
             else:
                 continue
             try:
@@ -123,6 +111,8 @@ class ActionModule(ActionBase):
             except AnsibleError as exc:
                 problems.append(_unworkable(name, origin, exc, spec[name]))
         for missing, needing in unset.items():
+            if spec.get(missing, {}).get("required"):
+                continue  # a required variable that is not set is named as such, once
             # a value the play sets names the variable to fix better than a default that uses it
             needing.sort(key=lambda pair: pair[1] != "its value")
             (name, origin), others = needing[0], [other for other, _origin in needing[1:]]
@@ -163,7 +153,7 @@ def _unworkable(name: str, origin: str, exc: AnsibleError, option: Dict[str, Any
 
 
 def _trusted(value: Any) -> Any:
-    """The collection's own YAML, with its strings trusted as templates as Ansible trusts a role's files."""
+    """The collection's own YAML, with its strings trusted as templates as Ansible trusts a role's defaults."""
     if isinstance(value, str):
         return trust_as_template(value)
     if isinstance(value, dict):

@@ -45,17 +45,16 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.lastmile.deploy.plugins.module_utils.plan.batches import PlanError, split_batches
+from ansible_collections.lastmile.deploy.plugins.module_utils.plan.batches import split_batches
+from ansible_collections.lastmile.deploy.plugins.plugin_utils._filter_errors import filter_errors
 
 
+@filter_errors
 def batches(hosts, size):
     """Split ``hosts`` into batches of ``size`` (count or percentage)."""
     if isinstance(hosts, (str, bytes)) or not hasattr(hosts, "__iter__"):
         raise AnsibleFilterError("batches expects a list of hosts, got %r" % (hosts,))
-    try:
-        return split_batches(hosts, size)
-    except PlanError as exc:
-        raise AnsibleFilterError(str(exc)) from exc
+    return split_batches(hosts, size)
 
 
 class FilterModule:

@@ -69,17 +69,14 @@ _value:
       sample: 0.1
 """
 
-from ansible.errors import AnsibleFilterError
+from ansible_collections.lastmile.deploy.plugins.module_utils.canary.weights import DEFAULT_STEPS, plan_canary
+from ansible_collections.lastmile.deploy.plugins.plugin_utils._filter_errors import filter_errors
 
-from ansible_collections.lastmile.deploy.plugins.module_utils.canary.weights import DEFAULT_STEPS, TrafficError, plan_canary
 
-
+@filter_errors
 def canary_plan(base_weights, canary, steps=DEFAULT_STEPS):
     """One ``{percent, weights, canary_share}`` entry per step of ``steps``."""
-    try:
-        return plan_canary(base_weights, canary, steps)
-    except TrafficError as exc:
-        raise AnsibleFilterError(str(exc)) from exc
+    return plan_canary(base_weights, canary, steps)
 
 
 class FilterModule:

@@ -33,8 +33,21 @@ options:
 """
 
 EXAMPLES = r"""
-- name: Stop before the next batch once the run has failed
-  ansible.builtin.meta: end_play
+- name: Tell whether the run failed (web2 recorded a failure; then web2 dropped out of the play)
+  ansible.builtin.debug:
+    msg: >-
+      {{ [['web1', 'web2'] | lastmile.deploy.run_failed({'web1': {}, 'web2': {'deploy_failure': 'web2: verify failed'}}, ['web1', 'web2']),
+          ['web1', 'web2'] | lastmile.deploy.run_failed({'web1': {}, 'web2': {}}, ['web1'])] }}
+  # => [True, True]
+
+- name: A run where no host failed and none dropped out
+  ansible.builtin.debug:
+    msg: "{{ [['web1', 'web2'] | lastmile.deploy.run_failed({'web1': {}, 'web2': {'deploy_failure': ''}}, ['web1', 'web2'])] }}"
+  # => [False]
+
+- name: Put back what the run changed once it failed
+  ansible.builtin.debug:
+    msg: the run failed
   when: ansible_play_hosts_all | lastmile.deploy.run_failed(hostvars, ansible_play_hosts)
 """
 

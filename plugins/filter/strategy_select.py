@@ -90,17 +90,14 @@ _value:
       sample: "downtime_ok is false and high_risk is true: a small share of real traffic reaches the release first, with analysis and automatic rollback."
 """
 
-from ansible.errors import AnsibleFilterError
+from ansible_collections.lastmile.deploy.plugins.module_utils.plan.strategy import select_strategy
+from ansible_collections.lastmile.deploy.plugins.plugin_utils._filter_errors import filter_errors
 
-from ansible_collections.lastmile.deploy.plugins.module_utils.plan.strategy import StrategyError, select_strategy
 
-
+@filter_errors
 def strategy_select(answers):
     """``{strategy, reason}`` for the release manager's ``answers``."""
-    try:
-        return select_strategy(answers)
-    except StrategyError as exc:
-        raise AnsibleFilterError(str(exc)) from exc
+    return select_strategy(answers)
 
 
 class FilterModule:

@@ -78,17 +78,14 @@ _value:
   type: dict
 """
 
-from ansible.errors import AnsibleFilterError
+from ansible_collections.lastmile.deploy.plugins.module_utils.canary.weights import split_traffic
+from ansible_collections.lastmile.deploy.plugins.plugin_utils._filter_errors import filter_errors
 
-from ansible_collections.lastmile.deploy.plugins.module_utils.canary.weights import TrafficError, split_traffic
 
-
+@filter_errors
 def traffic_split(base_weights, canary, percent):
     """Weights for all servers of ``base_weights`` giving ``canary`` ``percent`` % of the traffic."""
-    try:
-        return split_traffic(base_weights, canary, percent).weights
-    except TrafficError as exc:
-        raise AnsibleFilterError(str(exc)) from exc
+    return split_traffic(base_weights, canary, percent).weights
 
 
 class FilterModule:

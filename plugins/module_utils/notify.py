@@ -4,7 +4,7 @@
 
 A webhook URL usually is the secret itself (a token in its path or query), so no text made
 here ever contains it: errors describe what failed, never where.
-Standard library plus ansible.module_utils.urls, so it runs on any controller.
+Sent with http.send (standard library only), so it runs on any controller or host.
 """
 
 from __future__ import annotations
@@ -12,16 +12,19 @@ from __future__ import annotations
 import json
 import socket
 import ssl
-from typing import Any, Callable, Dict, List, Optional, Sequence
-from urllib.error import HTTPError, URLError
+from typing import Any, Dict, List, Optional, Sequence
+from urllib.error import URLError
 from urllib.parse import unquote, urlsplit
+
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
+from ansible_collections.lastmile.deploy.plugins.module_utils.http_client import HTTPException, ProbeError, send, tls_verify
 
 OUTCOMES = ("succeeded", "rolled_back", "failed")
 _OUTCOME_TEXT = {"succeeded": "succeeded", "rolled_back": "was rolled back", "failed": "failed"}
 REDACTED = "<webhook>"
 
 
-class NotifyError(Exception):
+class NotifyError(LastmileError):
     """The summary could not be built or delivered; the text never contains the URL."""
 
 
@@ -92,8 +95,6 @@ def redact(text: str, url: str) -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, HTTPError):
-        return "the webhook answered status %d (expected 2xx)" % exc.code
     reason: Any = exc.reason if isinstance(exc, URLError) else exc
     if isinstance(reason, ssl.SSLCertVerificationError):
         return "TLS certificate verification failed: %s" % (reason.verify_message or reason.reason)
@@ -115,33 +116,23 @@ def post_json(
     validate_certs: bool = True,
     timeout: float = 10.0,
     ca_path: Optional[str] = None,
-    opener: Optional[Callable[..., Any]] = None,
 ) -> int:
-    """POST ``payload`` as JSON; return the 2xx status. Redirects are not followed.
+    """POST ``payload`` as JSON through http.send (standard library, the environment's proxy);
+    return the 2xx status. Redirects are not followed.
 
     Raises NotifyError with a reason that never quotes the URL.
     """
     check_url(url)
-    if opener is None:
-        from ansible.module_utils.urls import open_url as opener  # pylint: disable=import-outside-toplevel
     request_headers = {"Content-Type": "application/json", "User-Agent": "lastmile.deploy-notify"}
     request_headers.update(headers or {})
     body = json.dumps(payload, sort_keys=True).encode("utf-8")
     try:
-        response = opener(
-            url, data=body, headers=request_headers, method="POST", validate_certs=validate_certs,
-            timeout=timeout, follow_redirects="none", ca_path=ca_path, use_netrc=False,
-        )
-        try:
-            status = response.getcode()
-            response.read()
-        finally:
-            response.close()
-    except (HTTPError, URLError, OSError, ValueError) as exc:
+        status = send("POST", url, timeout, body=body, headers=request_headers,
+                      verify=tls_verify(validate_certs, ca_path))[0]
+    except ProbeError as exc:
+        raise NotifyError(redact(str(exc), url)) from None
+    except (URLError, OSError, HTTPException, ValueError) as exc:
         raise NotifyError(redact(_reason(exc), url)) from None
-    except Exception as exc:  # pylint: disable=broad-except
-        # anything else open_url raises (its own error classes vary between releases)
-        raise NotifyError(redact("%s: %s" % (type(exc).__name__, exc), url)) from None
     if not 200 <= status < 300:
         raise NotifyError("the webhook answered status %d (expected 2xx)" % status)
     return status

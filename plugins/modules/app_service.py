@@ -173,6 +173,7 @@ from typing import Optional, Tuple
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError, failure
 from ansible_collections.lastmile.deploy.plugins.module_utils.release.root import ReleaseError, ReleaseRoot, SwitchNotRecorded
 from ansible_collections.lastmile.deploy.plugins.module_utils.service.manager import Service, ServiceError
 from ansible_collections.lastmile.deploy.plugins.module_utils.service.supervisor import CommandLineError, SupervisorctlCommand
@@ -194,6 +195,46 @@ def switch_release(release: dict, check_mode: bool) -> Tuple[dict, Optional[str]
     except SwitchNotRecorded as exc:
         return dict(version=release["version"], previous=previous, switched=True, recorded=False), str(exc)
     return dict(version=release["version"], previous=previous, switched=switched, recorded=switched), None
+
+
+def run(module: AnsibleModule, command: Optional[SupervisorctlCommand]) -> dict:
+    """Switch the release when asked, then bring the service to its state; the task's result."""
+    params = module.params
+    if params["release"] and params["state"] != "restarted":
+        raise ServiceError("release is only for state=restarted (a started service would keep running the old "
+                           "release, a stopped one none), got state=%s" % params["state"])
+
+    def run_command(argv):
+        return module.run_command(argv)
+
+    result = {}
+    unrecorded = None
+    try:
+        supervisor = {}
+        if params["manager"] == "supervisor":
+            supervisor = dict(
+                supervisorctl=command,
+                # a start waits up to the program's startsecs inside supervisord: room beyond our own timeout
+                rpc=command.rpc(timeout=params["timeout"] + 30),
+                # a password file for supervisorctl goes where Ansible cleans up after the module
+                private_dir=module.tmpdir if command.password is not None else None)
+        service = Service(params["manager"], params["name"], run_command, **supervisor)
+        if params["release"]:
+            result["release"], unrecorded = switch_release(params["release"], module.check_mode)
+        # also when the switch was not recorded: the service runs the release current points at
+        changed, status = service.ensure(params["state"], params["timeout"], module.check_mode)
+    except (ServiceError, ReleaseError) as exc:
+        switched = dict(result, changed=bool(result.get("release", {}).get("switched")))
+        if unrecorded:
+            raise ServiceError("%s; %s" % (exc, unrecorded), result=switched) from exc
+        raise exc.with_result(**switched)
+    if unrecorded:
+        raise SwitchNotRecorded("%s; the service was restarted on it" % unrecorded,
+                                result=dict(result, changed=True, status=status))
+    if module._diff and "release" in result:
+        switch = result["release"]
+        result["diff"] = dict(before=dict(current=switch["previous"]), after=dict(current=switch["version"]))
+    return dict(result, changed=changed, status=status)
 
 
 def main() -> None:
@@ -220,41 +261,14 @@ def main() -> None:
         if params["supervisorctl"]:
             module.no_log_values.add(params["supervisorctl"])
         if params["manager"] == "supervisor":
-            module.fail_json(msg=str(exc))
+            module.fail_json(**failure(exc))
     if command is not None and command.password:
         module.no_log_values.add(command.password)
-    if params["release"] and params["state"] != "restarted":
-        module.fail_json(msg="release is only for state=restarted (a started service would keep running the old "
-                             "release, a stopped one none), got state=%s" % params["state"])
-
-    def run(argv):
-        return module.run_command(argv)
-
-    result = {}
-    unrecorded = None
     try:
-        supervisor = {}
-        if params["manager"] == "supervisor":
-            supervisor = dict(
-                supervisorctl=command,
-                # a start waits up to the program's startsecs inside supervisord: room beyond our own timeout
-                rpc=command.rpc(timeout=params["timeout"] + 30),
-                # a password file for supervisorctl goes where Ansible cleans up after the module
-                private_dir=module.tmpdir if command.password is not None else None)
-        service = Service(params["manager"], params["name"], run, **supervisor)
-        if params["release"]:
-            result["release"], unrecorded = switch_release(params["release"], module.check_mode)
-        # also when the switch was not recorded: the service runs the release current points at
-        changed, status = service.ensure(params["state"], params["timeout"], module.check_mode)
-    except (ServiceError, ReleaseError) as exc:
-        module.fail_json(msg="; ".join(text for text in (str(exc), unrecorded) if text),
-                         changed=bool(result.get("release", {}).get("switched")), **result)
-    if unrecorded:
-        module.fail_json(msg="%s; the service was restarted on it" % unrecorded, changed=True, status=status, **result)
-    if module._diff and "release" in result:
-        switch = result["release"]
-        result["diff"] = dict(before=dict(current=switch["previous"]), after=dict(current=switch["version"]))
-    module.exit_json(changed=changed, status=status, **result)
+        result = run(module, command)
+    except LastmileError as exc:
+        module.fail_json(**failure(exc))
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

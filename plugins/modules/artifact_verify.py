@@ -216,6 +216,7 @@ from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError, failure
 from ansible_collections.lastmile.deploy.plugins.module_utils.release.checksum import (
     ChecksumError,
     ensure_digest,
@@ -225,9 +226,8 @@ from ansible_collections.lastmile.deploy.plugins.module_utils.release.checksum i
     resolve_checksum,
     url_basename,
 )
-from ansible_collections.lastmile.deploy.plugins.module_utils.http import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.http_client import (
     CertificateError,
-    ProbeError,
     clean_headers,
     download,
     fetch_text,
@@ -272,6 +272,18 @@ def credentials(module: AnsibleModule) -> Tuple[Optional[str], dict]:
 
 
 def run(module: AnsibleModule) -> dict:
+    """Verify (and download) the artifact; the task's result."""
+    try:
+        return verify(module)
+    except CertificateError as exc:
+        if module.params["ca_path"]:
+            raise
+        raise CertificateError(
+            "%s; if a private CA signed it, give that CA's certificate with ca_path (deploy_ca_path in the roles)" % exc
+        ) from exc
+
+
+def verify(module: AnsibleModule) -> dict:
     params = module.params
     path = params["path"]
     timeout, validate_certs = params["timeout"], params["validate_certs"]
@@ -346,13 +358,8 @@ def main() -> None:
     )
     try:
         result = run(module)
-    except CertificateError as exc:
-        hint = "" if module.params["ca_path"] else (
-            "; if a private CA signed it, give that CA's certificate with ca_path (deploy_ca_path in the roles)"
-        )
-        module.fail_json(msg=str(exc) + hint)
-    except (ChecksumError, ProbeError) as exc:
-        module.fail_json(msg=str(exc))
+    except LastmileError as exc:
+        module.fail_json(**failure(exc))
     module.exit_json(**result)
 
 

@@ -330,14 +330,16 @@ probes:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError, failure
 from ansible_collections.lastmile.deploy.plugins.module_utils.canary.gate import ARGUMENT_SPEC, judge_step
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    result = judge_step(module.params, module.check_mode)
-    if result.pop("failed", False):
-        module.fail_json(**result)
+    try:
+        result = judge_step(module.params, module.check_mode)
+    except LastmileError as exc:
+        module.fail_json(**failure(exc))
     module.exit_json(**result)
 
 

@@ -301,8 +301,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lastmile.deploy.plugins.module_utils.capacity.figures import CapacityError, check_sample_seconds
 from ansible_collections.lastmile.deploy.plugins.module_utils.capacity.figures import read_capacity as read_capacity_figures
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError, failure
 from ansible_collections.lastmile.deploy.plugins.module_utils.lock.deployment_lock import (
-    BREAK_ADVICE,
     LockError,
     LockHeld,
     acquire,
@@ -320,7 +320,8 @@ from ansible_collections.lastmile.deploy.plugins.module_utils.release.root impor
 def give_back(params: dict, holder: dict, check_mode: bool) -> tuple:
     """Record the outcome when asked, then give the lock back even if recording failed.
 
-    Returns (lock changed, (history changed, removed releases), the recording error or None).
+    Returns (lock changed, (history changed, removed releases)); raises ReleaseError, after giving
+    the lock back, when the outcome could not be recorded.
     """
     recorded, record_error = (False, []), None
     if params["record"]:
@@ -329,8 +330,12 @@ def give_back(params: dict, holder: dict, check_mode: bool) -> tuple:
             recorded = ReleaseRoot(params["root"], check_mode=check_mode).record(
                 record["release"], record["outcome"], record["keep_releases"])
         except ReleaseError as exc:
-            record_error = str(exc)
-    return release(params["root"], holder, check_mode), recorded, record_error
+            record_error = exc
+    changed = release(params["root"], holder, check_mode)
+    if record_error is not None:
+        raise ReleaseError("the lock was given back, but the outcome was not recorded: %s" % record_error,
+                           result=read_releases(params)) from record_error
+    return changed, recorded
 
 
 def read_releases(params: dict) -> dict:
@@ -344,13 +349,12 @@ def read_releases(params: dict) -> dict:
         return {}
 
 
-def sample_seconds_problem(read_capacity: dict) -> str:
-    """Why O(read_capacity.cpu_sample_seconds) cannot be waited for, or an empty string."""
+def check_sample_request(read_capacity: dict) -> None:
+    """Raise CapacityError when O(read_capacity.cpu_sample_seconds) cannot be waited for."""
     try:
         check_sample_seconds(read_capacity["cpu_sample_seconds"], "read_capacity.cpu_sample_seconds")
     except CapacityError as exc:
-        return "%s; nothing was changed" % exc
-    return ""
+        raise CapacityError("%s; nothing was changed" % exc) from None
 
 
 def measure(read_capacity: dict) -> dict:
@@ -362,6 +366,48 @@ def measure(read_capacity: dict) -> dict:
         return dict(capacity_error=str(exc))
     figures.pop("failures")
     return dict(capacity=dict(figures, cpu_sample_seconds=sample_seconds))
+
+
+def run(module: AnsibleModule) -> dict:
+    """Take or give back the lock as asked; the task's result."""
+    params = module.params
+    # refused before the lock is taken: the CPU sample is waited for while holding it
+    if params["state"] == "present" and params["read_capacity"]:
+        check_sample_request(params["read_capacity"])
+    holder = dict(params["holder"] or {})
+    if not holder.get("controller") or not holder.get("pid"):
+        raise LockError("holder %r lacks controller and pid: run deploy_lock as a task, whose action plugin sets them" % holder)
+    holder.setdefault("started", timestamp())
+    if params["purpose"]:
+        holder["purpose"] = params["purpose"]
+    path = lock_path(params["root"])
+    broken = None
+    try:
+        if params["state"] == "present":
+            if params["memory"] is not None:
+                check_memory(params["memory"])
+            changed, broken = acquire(params["root"], holder, params["force"], module.check_mode, params["break_holder"])
+            if params["memory"] is not None:
+                remember(params["root"], holder, "memory", params["memory"], module.check_mode)
+        else:
+            changed, recorded = give_back(params, holder, module.check_mode)
+        current = read_holder(path)
+    except (LockHeld, LockError, ReleaseError) as exc:
+        raise exc.with_result(path=path, broken=None, inherited={})
+    for warning in broken.warnings if broken else []:
+        module.warn(warning)
+    result = dict(changed=changed, path=path, broken=broken and broken.holder, inherited=broken.inherited if broken else {})
+    if params["state"] == "present" and current is None and module.check_mode:
+        current = holder
+    if current is not None:
+        result.update(holder=current, holder_id=holder_id(current))
+    if params["state"] == "absent" and params["record"]:
+        result.update(recorded=recorded[0], removed=recorded[1])
+        result["changed"] = result["changed"] or recorded[0]
+    result.update(read_releases(params))
+    if params["state"] == "present" and params["read_capacity"]:
+        result.update(measure(params["read_capacity"]))
+    return result
 
 
 def main() -> None:
@@ -387,51 +433,10 @@ def main() -> None:
         ),
         supports_check_mode=True,
     )
-    params = module.params
-    # refused before the lock is taken: the CPU sample is waited for while holding it
-    problem = params["state"] == "present" and params["read_capacity"] and sample_seconds_problem(params["read_capacity"])
-    if problem:
-        module.fail_json(msg=problem)
-    holder = dict(params["holder"] or {})
-    if not holder.get("controller") or not holder.get("pid"):
-        module.fail_json(msg="holder %r lacks controller and pid: run deploy_lock as a task, whose action plugin sets them" % holder)
-    holder.setdefault("started", timestamp())
-    if params["purpose"]:
-        holder["purpose"] = params["purpose"]
-    path = lock_path(params["root"])
-    broken = None
     try:
-        if params["state"] == "present":
-            if params["memory"] is not None:
-                check_memory(params["memory"])
-            changed, broken = acquire(params["root"], holder, params["force"], module.check_mode, params["break_holder"])
-            if params["memory"] is not None:
-                remember(params["root"], holder, "memory", params["memory"], module.check_mode)
-        else:
-            changed, recorded, record_error = give_back(params, holder, module.check_mode)
-            if record_error:
-                module.fail_json(msg="the lock was given back, but the outcome was not recorded: %s" % record_error,
-                                 path=path, broken=None, inherited={}, **read_releases(params))
-        current = read_holder(path)
-    except LockHeld as exc:
-        module.fail_json(
-            msg="%s: %s" % (exc, BREAK_ADVICE),
-            path=path, holder=exc.holder, holder_id=holder_id(exc.holder), broken=None, inherited={})
-    except LockError as exc:
-        module.fail_json(msg=str(exc), path=path, broken=None, inherited={})
-    for warning in broken.warnings if broken else []:
-        module.warn(warning)
-    result = dict(changed=changed, path=path, broken=broken and broken.holder, inherited=broken.inherited if broken else {})
-    if params["state"] == "present" and current is None and module.check_mode:
-        current = holder
-    if current is not None:
-        result.update(holder=current, holder_id=holder_id(current))
-    if params["state"] == "absent" and params["record"]:
-        result.update(recorded=recorded[0], removed=recorded[1])
-        result["changed"] = result["changed"] or recorded[0]
-    result.update(read_releases(params))
-    if params["state"] == "present" and params["read_capacity"]:
-        result.update(measure(params["read_capacity"]))
+        result = run(module)
+    except LastmileError as exc:
+        module.fail_json(**failure(exc))
     module.exit_json(**result)
 
 

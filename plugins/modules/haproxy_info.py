@@ -118,9 +118,9 @@ backends:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError, failure
 from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.tasks import (
     INFO_ARGUMENT_SPEC,
-    HAProxyError,
     read_servers,
 )
 
@@ -129,8 +129,8 @@ def main() -> None:
     module = AnsibleModule(argument_spec=INFO_ARGUMENT_SPEC, supports_check_mode=True)
     try:
         result = read_servers(module.params)
-    except HAProxyError as exc:
-        module.fail_json(msg=str(exc))
+    except LastmileError as exc:
+        module.fail_json(**failure(exc))
     module.exit_json(**result)
 
 

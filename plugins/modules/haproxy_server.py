@@ -165,22 +165,21 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError, failure
 from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.tasks import (
     SERVER_ARGUMENT_SPEC,
     SERVER_SPEC_RULES,
-    HAProxyError,
     change_servers,
 )
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=SERVER_ARGUMENT_SPEC, supports_check_mode=True, **SERVER_SPEC_RULES)
-    progress = dict(changed=False, commands=[])
     warnings = []
     try:
-        result = change_servers(module.params, module.check_mode, module._diff, progress, warnings)
-    except HAProxyError as exc:
-        result = dict(progress, failed=True, msg=str(exc))
+        result = change_servers(module.params, module.check_mode, module._diff, warnings)
+    except LastmileError as exc:
+        result = failure(exc)
     for warning in warnings:
         module.warn(warning)
     if result.get("failed"):

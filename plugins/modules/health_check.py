@@ -215,17 +215,16 @@ stats:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lastmile.deploy.plugins.module_utils.health.gate import ARGUMENT_SPEC, ProbeError, run
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError, failure
+from ansible_collections.lastmile.deploy.plugins.module_utils.health.gate import ARGUMENT_SPEC, run
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
         result = run(module.params)
-    except ProbeError as exc:
-        module.fail_json(msg=str(exc))
-    if "msg" in result:
-        module.fail_json(**result)
+    except LastmileError as exc:
+        module.fail_json(**failure(exc))
     module.exit_json(**result)
 
 

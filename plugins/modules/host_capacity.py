@@ -131,14 +131,16 @@ failures:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError, failure
 from ansible_collections.lastmile.deploy.plugins.module_utils.capacity.gate import ARGUMENT_SPEC, run
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    result = run(module.params)
-    if result.pop("failed", False):
-        module.fail_json(**result)
+    try:
+        result = run(module.params)
+    except LastmileError as exc:
+        module.fail_json(**failure(exc))
     module.exit_json(**result)
 
 

@@ -176,7 +176,8 @@ payload:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lastmile.deploy.plugins.module_utils.http import ProbeError, clean_headers
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError, failure
+from ansible_collections.lastmile.deploy.plugins.module_utils.http_client import ProbeError, clean_headers
 from ansible_collections.lastmile.deploy.plugins.module_utils.notify import (
     OUTCOMES,
     NotifyError,
@@ -242,8 +243,8 @@ def main() -> None:
     )
     try:
         result = run(module)
-    except NotifyError as exc:
-        module.fail_json(msg=str(exc))
+    except LastmileError as exc:
+        module.fail_json(**failure(exc))
     module.exit_json(**result)
 
 

@@ -267,14 +267,14 @@ history:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lastmile.deploy.plugins.module_utils.release.archive import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.archive_members import (
     DEFAULT_MAX_MEMBERS,
     DEFAULT_MAX_SIZE,
 )
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError, failure
 from ansible_collections.lastmile.deploy.plugins.module_utils.release.root import (
     ReleaseError,
     ReleaseRoot,
-    SwitchNotRecorded,
 )
 
 MARK_STATES = ("succeeded", "failed", "rolled_back")
@@ -316,6 +316,35 @@ def apply_state(tree: ReleaseRoot, params: dict) -> tuple:
     return changed or bool(removed), removed
 
 
+def run(params: dict, check_mode: bool, diff: bool) -> dict:
+    """Do what ``state`` asks; the task's result."""
+    for name in ("strip_components", "keep_releases"):
+        if params[name] < 0:
+            raise ReleaseError("%s is %d: expected 0 or more" % (name, params[name]))
+    for name in ("max_size", "max_members"):
+        if params[name] < 1:
+            raise ReleaseError("%s is %d: expected 1 or more" % (name, params[name]))
+    tree = ReleaseRoot(params["root"], check_mode=check_mode)
+    release_path = tree.path(params["version"])
+    before = _view(tree, params["version"])
+    changed, removed = apply_state(tree, params)
+    after = _view(tree, params["version"])
+    summary = tree.summary()
+    result = dict(
+        changed=changed,
+        version=params["version"],
+        release_path=release_path,
+        current=summary["current"],
+        previous=summary["previous"],
+        releases=summary["releases"],
+        removed=removed,
+        history=summary["history"],
+    )
+    if diff:
+        result["diff"] = dict(before=before, after=after)
+    return result
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
@@ -338,37 +367,10 @@ def main() -> None:
         ),
         supports_check_mode=True,
     )
-    params = module.params
-    for name in ("strip_components", "keep_releases"):
-        if params[name] < 0:
-            module.fail_json(msg="%s is %d: expected 0 or more" % (name, params[name]))
-    for name in ("max_size", "max_members"):
-        if params[name] < 1:
-            module.fail_json(msg="%s is %d: expected 1 or more" % (name, params[name]))
     try:
-        tree = ReleaseRoot(params["root"], check_mode=module.check_mode)
-        release_path = tree.path(params["version"])
-        before = _view(tree, params["version"])
-        changed, removed = apply_state(tree, params)
-        after = _view(tree, params["version"])
-        summary = tree.summary()
-    except SwitchNotRecorded as exc:
-        # current was switched: the task says so (changed) while it fails
-        module.fail_json(msg=str(exc), changed=True, current=tree.current)
-    except ReleaseError as exc:
-        module.fail_json(msg=str(exc))
-    result = dict(
-        changed=changed,
-        version=params["version"],
-        release_path=release_path,
-        current=summary["current"],
-        previous=summary["previous"],
-        releases=summary["releases"],
-        removed=removed,
-        history=summary["history"],
-    )
-    if module._diff:
-        result["diff"] = dict(before=before, after=after)
+        result = run(module.params, module.check_mode, module._diff)
+    except LastmileError as exc:
+        module.fail_json(**failure(exc))
     module.exit_json(**result)
 
 

@@ -100,10 +100,8 @@ history:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lastmile.deploy.plugins.module_utils.release.root import (
-    ReleaseError,
-    ReleaseRoot,
-)
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError, failure
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.root import ReleaseRoot
 
 
 def main() -> None:
@@ -113,8 +111,8 @@ def main() -> None:
     )
     try:
         summary = ReleaseRoot(module.params["root"]).summary()
-    except ReleaseError as exc:
-        module.fail_json(msg=str(exc))
+    except LastmileError as exc:
+        module.fail_json(**failure(exc))
     module.exit_json(changed=False, **summary)
 
 

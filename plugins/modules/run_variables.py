@@ -16,8 +16,9 @@ description:
     host or the load balancer changes.
   - Finds a default that needs a variable nobody set, for example O(roles=[verify]) without C(deploy_port), whose
     default C(deploy_health_url) is C(http://<ansible_host>:<deploy_port>/health).
-  - Checks types, choices and required variables against the roles' argument specifications, and the form of the
-    values a run parses later (C(deploy_version), C(deploy_batch), C(deploy_canary_steps), C(deploy_checksum),
+  - Checks types, choices and required variables against the collection's one declaration of its variables,
+    C(meta/variables.yml) (from which the roles' argument specifications are generated), and the form of the values a
+    run parses later (C(deploy_version), C(deploy_batch), C(deploy_canary_steps), C(deploy_checksum),
     C(deploy_artifact), C(deploy_health_url)); with the V(blue_green) role, that the colour groups hold hosts of the
     play and are disjoint.
   - Each problem names the variable, its value (never the value of a secret) and what was expected.
@@ -52,8 +53,9 @@ attributes:
 options:
   roles:
     description:
-      - Roles of lastmile.deploy whose variables (the options of their C(main) entry point) the run uses, for
-        example V([lock, precheck, rolling]).
+      - Roles of lastmile.deploy whose variables the run uses, for example V([lock, precheck, rolling]). A role
+        stands for the variables of its C(main) entry point; V(role:entry), for example V(traffic:restore), for those
+        of one entry point the strategies include.
     type: list
     elements: str
     required: true

@@ -23,6 +23,8 @@ from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.errors import UnsupportedError
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError, failure
+
 
 class ControllerModuleAction(ActionBase):
     """Subclasses name MODULE, give its ARGUMENT_SPEC (and SPEC_RULES) and implement ``run_here``."""
@@ -56,7 +58,7 @@ class ControllerModuleAction(ActionBase):
         return os.path.dirname(os.path.abspath(found)) == os.path.dirname(os.path.abspath(sys.executable))
 
     def run_here(self, params: Dict[str, Any], check_mode: bool, diff: bool, warnings: List[str]) -> Dict[str, Any]:
-        """The module's result for validated ``params``; ``failed`` and ``msg`` when it fails."""
+        """The module's result for validated ``params``; raises LastmileError, as the module's core does, when it fails."""
         raise NotImplementedError
 
     def run(self, tmp=None, task_vars=None):
@@ -72,8 +74,11 @@ class ControllerModuleAction(ActionBase):
             result.update(failed=True, msg=msg)
             return result
         warnings: List[str] = []
-        outcome = self.run_here(validation.validated_parameters, bool(self._task.check_mode), bool(self._task.diff),
-                                warnings)
+        try:
+            outcome = self.run_here(validation.validated_parameters, bool(self._task.check_mode), bool(self._task.diff),
+                                    warnings)
+        except LastmileError as exc:
+            outcome = failure(exc)
         if warnings:
             outcome["warnings"] = warnings
         # what a module does with its no_log values (tokens, passwords) before it answers

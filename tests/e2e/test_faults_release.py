@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils.release.archive import DEFAULT_MAX_SIZE
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.archive_members import DEFAULT_MAX_SIZE
 from ansible_collections.lastmile.deploy.plugins.module_utils.release.root import ReleaseError, ReleaseRoot
 from ansible_collections.lastmile.deploy.plugins.module_utils.release.history import (
     load_history,

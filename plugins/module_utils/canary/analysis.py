@@ -23,14 +23,15 @@ import dataclasses
 import math
 from typing import Dict, List, Optional, Sequence
 
-from ansible_collections.lastmile.deploy.plugins.module_utils.http import nearest_rank
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
+from ansible_collections.lastmile.deploy.plugins.module_utils.stats import nearest_rank
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 WINDOW, BASELINE = "window", "baseline"
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx", "other")
 
 
-class AnalysisError(Exception):
+class AnalysisError(LastmileError):
     """Figures or thresholds that cannot be analysed (negative deltas, out-of-range values)."""
 
 

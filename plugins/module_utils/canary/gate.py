@@ -28,16 +28,22 @@ from ansible_collections.lastmile.deploy.plugins.module_utils.canary.window impo
     observe,
     select_groups,
 )
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
 from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.runtime import (
     DEFAULT_SOCKET,
     HAProxy,
     HAProxyError,
 )
 
-__all__ = ["ARGUMENT_SPEC", "FELL_BACK", "judge_step"]
+__all__ = ["ARGUMENT_SPEC", "FELL_BACK", "StepFailed", "judge_step"]
 
 THRESHOLDS = [field.name for field in dataclasses.fields(Thresholds)]
 FELL_BACK = "all traffic sent back to the stable servers"
+
+
+class StepFailed(LastmileError):
+    """The canary step failed (or could not be judged); ``result`` holds its figures and what became of traffic."""
+
 
 ARGUMENT_SPEC = dict(
     socket=dict(type="str", default=DEFAULT_SOCKET),
@@ -106,23 +112,23 @@ def run(params: dict, thresholds: Thresholds, baseline: Optional[Baseline]) -> d
 
 
 def judge_step(params: dict, check_mode: bool) -> dict:
-    """The task's result: the verdict and its figures; ``failed`` and ``msg`` when the step fails."""
+    """The task's result: the verdict and its figures; raises StepFailed when the step fails."""
 
-    def failed(msg: str, **result) -> dict:
+    def failed(msg: str, **result) -> StepFailed:
         fallback = fall_back(params, check_mode)
         if fallback:
             result.update(fallback=fallback, changed=fallback == FELL_BACK)
-        return dict(result, failed=True, msg=msg)
+        return StepFailed(msg, result=result)
 
     try:
         thresholds, baseline = checked_options(params)
     except AnalysisError as exc:
         # bad options: nothing was read, so nothing is moved either
-        return dict(failed=True, changed=False, msg=str(exc))
+        raise StepFailed(str(exc), result=dict(changed=False)) from exc
     try:
         result = run(params, thresholds, baseline)
     except (HAProxyError, WindowError, AnalysisError) as exc:
-        return failed(str(exc), changed=False)
+        raise failed(str(exc), changed=False) from exc
     canary = ", ".join(result["canary"]["servers"])
     if result["stable_source"] == BASELINE:
         label = result["baseline"]["label"]
@@ -131,11 +137,11 @@ def judge_step(params: dict, check_mode: bool) -> dict:
     else:
         groups = "canary %s vs stable %s over %.1fs" % (canary, ", ".join(result["stable"]["servers"]), result["window_s"])
     if result["verdict"] == FAIL:
-        return failed("canary analysis of backend '%s' failed (%s): %s"
-                      % (params["backend"], groups, "; ".join(result["reasons"])), **result)
+        raise failed("canary analysis of backend '%s' failed (%s): %s"
+                     % (params["backend"], groups, "; ".join(result["reasons"])), **result)
     if result["verdict"] == INCONCLUSIVE and params["fail_on_inconclusive"]:
-        return failed("canary analysis of backend '%s' is inconclusive (%s) and fail_on_inconclusive is set: %s"
-                      % (params["backend"], groups, "; ".join(result["reasons"])), **result)
+        raise failed("canary analysis of backend '%s' is inconclusive (%s) and fail_on_inconclusive is set: %s"
+                     % (params["backend"], groups, "; ".join(result["reasons"])), **result)
     return result
 
 

@@ -29,6 +29,8 @@ from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import Dict, List, NamedTuple, Tuple
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
+
 MAX_WEIGHT = 256
 HALF = Fraction(1, 2)
 # stable servers keep their base weights when the share is off by at most this part of the smaller
@@ -36,7 +38,7 @@ HALF = Fraction(1, 2)
 BASE_TOLERANCE = Fraction(1, 20)
 
 
-class TrafficError(ValueError):
+class TrafficError(LastmileError, ValueError):
     """Weights for the requested traffic share cannot be computed from the values given."""
 
 

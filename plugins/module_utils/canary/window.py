@@ -1,21 +1,20 @@
 # Copyright: (c) 2026, lastmile.deploy contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """One observation window: HAProxy counters of canary and stable servers read before and after,
-with active probes straight to the hosts in between. Standard library only."""
+with active probes straight to the hosts in between (http.status_of: standard library only)."""
 
 from __future__ import annotations
 
 import dataclasses
-import http.client
 import threading
 import time
-import urllib.error
-import urllib.request
 from typing import Callable, Dict, List, Optional, Sequence
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
 from ansible_collections.lastmile.deploy.plugins.module_utils.canary.analysis import Counters, ProbeSample
 from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.runtime import HAProxy
 from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.client import HAProxyError
+from ansible_collections.lastmile.deploy.plugins.module_utils.http_client import status_of
 from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.state import (
     _int,
     parse_stat,
@@ -24,7 +23,7 @@ from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.state impo
 )
 
 
-class WindowError(Exception):
+class WindowError(LastmileError):
     """The groups or the window cannot be observed as asked."""
 
 
@@ -103,17 +102,6 @@ def read_counters(haproxy: HAProxy, backend: str, names: Sequence[str]) -> Dict[
     return counters
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect is an answer of its own (a 3xx status), not a reason to probe elsewhere."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
-# Probes go straight to the hosts: no proxy from the environment, no redirect.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
-
-
 def check_urls(option: str, urls: Sequence[str]) -> List[str]:
     """Return `urls`, or raise naming the first that is not http(s)."""
     for url in urls:
@@ -123,24 +111,12 @@ def check_urls(option: str, urls: Sequence[str]) -> List[str]:
 
 
 def probe_url(url: str, timeout: float) -> ProbeSample:
-    """One GET; any HTTP status is a response, a network failure or timeout is not."""
-    started = time.monotonic()
-    try:
-        with _OPENER.open(url, timeout=timeout) as response:
-            response.read()
-            status = response.getcode()
-    except urllib.error.HTTPError as exc:
-        try:
-            exc.read()
-        except (OSError, http.client.HTTPException):
-            pass
-        finally:
-            exc.close()
-        status = exc.code
-    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        return ProbeSample(status=None, latency_ms=None, error="%s: %s" % (url, reason))
-    return ProbeSample(status=status, latency_ms=round((time.monotonic() - started) * 1000.0, 3))
+    """One GET straight to the host (no proxy, no redirect); any HTTP status is a response, a network
+    failure or timeout is not."""
+    result = status_of(url, timeout)
+    if not result.ok:
+        return ProbeSample(status=None, latency_ms=None, error="%s: %s" % (url, result.error))
+    return ProbeSample(status=result.status, latency_ms=result.latency_ms)
 
 
 def _probe_loop(url: str, every: float, timeout: float, stop: threading.Event, samples: list, probe) -> None:

@@ -14,6 +14,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, List, Tuple
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
+
 PROC_MEMINFO = "/proc/meminfo"
 PROC_STAT = "/proc/stat"
 PROC_LOADAVG = "/proc/loadavg"
@@ -21,7 +23,7 @@ PROC_LOADAVG = "/proc/loadavg"
 MAX_SAMPLE_SECONDS = 60
 
 
-class CapacityError(Exception):
+class CapacityError(LastmileError):
     """A capacity figure cannot be read or a threshold is out of range."""
 
 
@@ -72,7 +74,8 @@ def disk_free_percent(path: str) -> float:
     if stats.f_blocks == 0:
         raise CapacityError("filesystem of %s reports a size of 0 blocks" % path)
     # f_bavail, not f_bfree: blocks reserved for root are not available to the application
-    return 100.0 * stats.f_bavail / stats.f_blocks
+    # the share first: a float quotient of a <= b is <= 1, so the percentage never passes 100
+    return 100.0 * (stats.f_bavail / stats.f_blocks)
 
 
 def read_meminfo(meminfo_path: str = PROC_MEMINFO) -> Dict[str, int]:

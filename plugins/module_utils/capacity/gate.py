@@ -29,20 +29,17 @@ ARGUMENT_SPEC = dict(
 
 
 def run(params: dict) -> dict:
-    """The task's result: the figures and the thresholds they fail; ``failed`` and ``msg`` when any."""
+    """The task's result: the figures; raises CapacityError, carrying the figures, when any threshold fails."""
     thresholds = (params["min_disk_free_percent"], params["max_cpu_percent"], params["max_memory_percent"])
-    try:
-        if params["figures"]:
-            sample_seconds = check_sample_seconds(params["figures"].get("cpu_sample_seconds", params["cpu_sample_seconds"]),
-                                                  "figures.cpu_sample_seconds")
-            report = judge_capacity(report_from_figures(params["figures"], params["path"]), *thresholds,
-                                    sample_seconds=sample_seconds)
-        else:
-            report = check_capacity(params["path"], *thresholds, sample_seconds=params["cpu_sample_seconds"])
-    except CapacityError as exc:
-        return dict(failed=True, msg=str(exc))
+    if params["figures"]:
+        sample_seconds = check_sample_seconds(params["figures"].get("cpu_sample_seconds", params["cpu_sample_seconds"]),
+                                              "figures.cpu_sample_seconds")
+        report = judge_capacity(report_from_figures(params["figures"], params["path"]), *thresholds,
+                                sample_seconds=sample_seconds)
+    else:
+        report = check_capacity(params["path"], *thresholds, sample_seconds=params["cpu_sample_seconds"])
     figures = report.as_dict()
     figures.pop("path")
     if report.failures:
-        return dict(figures, failed=True, msg="not enough capacity: %s" % "; ".join(report.failures))
+        raise CapacityError("not enough capacity: %s" % "; ".join(report.failures), result=figures)
     return dict(figures, changed=False)

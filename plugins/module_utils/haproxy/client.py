@@ -8,6 +8,8 @@ import re
 import socket
 import time
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
+
 # First words of the replies HAProxy gives when a command is refused or names nothing.
 ERROR_PREFIXES = (
     "Unknown command",
@@ -23,7 +25,7 @@ ERROR_PREFIXES = (
 _TCP_ADDRESS = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.%\w]+)\]|(?P<host>[^:\[\]/]+)):(?P<port>\d{1,5})")
 
 
-class HAProxyError(Exception):
+class HAProxyError(LastmileError):
     """An HAProxy runtime API call failed or HAProxy's state is not what was asked for."""
 
 

@@ -31,7 +31,7 @@ class CommandsSent(HAProxyError):
     whether HAProxy applied (or may have applied) any of them."""
 
     def __init__(self, message: str, commands: list, applied: bool):
-        super().__init__(message)
+        super().__init__(message, result=dict(changed=applied, commands=list(commands)))
         self.commands = list(commands)
         self.applied = applied
 

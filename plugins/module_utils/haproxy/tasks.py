@@ -12,7 +12,6 @@ from typing import List
 
 from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.runtime import (
     DEFAULT_SOCKET,
-    CommandsSent,
     HAProxy,
     HAProxyError,
 )
@@ -83,37 +82,35 @@ def wait_for(haproxy: HAProxy, params: dict, current: dict, targets: list) -> di
     return current
 
 
-def change_servers(params: dict, check_mode: bool, diff: bool, progress: dict, warnings: List[str]) -> dict:
-    """Change and wait; ``progress`` records what was sent, for the failed result.
+def change_servers(params: dict, check_mode: bool, diff: bool, warnings: List[str]) -> dict:
+    """Change and wait; a failure carries ``changed`` and the ``commands`` already sent.
 
     Commands count as sent once HAProxy's socket took the connection, also when HAProxy then refused
-    some of them or its answer failed to come (it may have applied them).
+    some of them or its answer failed to come (it may have applied them): CommandsSent says so.
     """
     backend = params["backend"]
-    changes = build_changes(params)
-    targets = list(changes)
-    haproxy = HAProxy(params["socket"])
-    if check_mode:
-        before = haproxy.servers(backend)
-        commands = plan_commands(backend, before, changes)
-        after = preview(before, changes)
-        sent = []
-    else:
-        try:
+    sent = dict(changed=False, commands=[])
+    try:
+        changes = build_changes(params)
+        targets = list(changes)
+        haproxy = HAProxy(params["socket"])
+        if check_mode:
+            before = haproxy.servers(backend)
+            commands = plan_commands(backend, before, changes)
+            after = preview(before, changes)
+        else:
             before, after = haproxy.apply(backend, changes)
-        except CommandsSent as exc:
-            progress.update(changed=exc.applied, commands=exc.commands)
-            raise
-        commands = plan_commands(backend, before, changes)
-        sent = commands
-        progress.update(changed=bool(commands), commands=sent)
-        for problem in unmet_changes(after, changes):
-            warnings.append("HAProxy did not take the change: %s" % problem)
-        if params["wait"]:
-            after = wait_for(haproxy, params, after, [name for name in targets if changes[name].get("admin")])
+            commands = plan_commands(backend, before, changes)
+            sent = dict(changed=bool(commands), commands=commands)
+            for problem in unmet_changes(after, changes):
+                warnings.append("HAProxy did not take the change: %s" % problem)
+            if params["wait"]:
+                after = wait_for(haproxy, params, after, [name for name in targets if changes[name].get("admin")])
+    except HAProxyError as exc:
+        raise exc.with_result(**sent)
     result = dict(
         changed=bool(commands),
-        commands=sent,
+        commands=sent["commands"],
         servers={name: server.as_dict() for name, server in after.items()},
     )
     if diff:

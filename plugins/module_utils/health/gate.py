@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from ansible_collections.lastmile.deploy.plugins.module_utils.http import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
+from ansible_collections.lastmile.deploy.plugins.module_utils.http_client import (
     ProbeError,
     WaitResult,
     clean_headers,
-    evaluate,
     probe,
     sample,
     wait_healthy,
 )
+from ansible_collections.lastmile.deploy.plugins.module_utils.stats import evaluate
 
-__all__ = ["ARGUMENT_SPEC", "ProbeError", "check_params", "run"]
+__all__ = ["ARGUMENT_SPEC", "ProbeError", "Unhealthy", "check_params", "run"]
 
 ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = dict(
     url=dict(type="str", required=True),
@@ -38,6 +39,10 @@ ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = dict(
     headers=dict(type="dict", no_log=True),
     validate_certs=dict(type="bool", default=True),
 )
+
+
+class Unhealthy(LastmileError):
+    """The endpoint did not pass its health gate; ``result`` holds the last probe and the samples."""
 
 
 def check_params(params: dict) -> None:
@@ -64,7 +69,7 @@ def check_params(params: dict) -> None:
 
 
 def run(params: dict) -> dict:
-    """The task's result; it carries ``msg`` when the endpoint failed its gate."""
+    """The task's result; raises Unhealthy, carrying what was seen, when the endpoint fails its gate."""
     check_params(params)
     request = dict(
         expect_status=params["expect_status"],
@@ -88,10 +93,9 @@ def run(params: dict) -> dict:
     )
     if not waited.healthy:
         within = "within %gs" % params["wait_timeout"] if params["wait_timeout"] else "on a single probe"
-        result["msg"] = "%s did not become healthy %s after %d attempt(s): last %s" % (
+        raise Unhealthy("%s did not become healthy %s after %d attempt(s): last %s" % (
             url, within, waited.attempts, last.error or "poll succeeded but fewer than %d in a row" % params["consecutive"],
-        )
-        return result
+        ), result=result)
     if params["samples"]:
         stats = sample(
             url, params["samples"], params["sample_interval"], request_timeout=params["timeout"], **request
@@ -99,5 +103,5 @@ def run(params: dict) -> dict:
         result["stats"] = stats.as_dict()
         failures = evaluate(stats, params["max_error_rate"], params["max_latency_ms"], params["latency_percentile"])
         if failures:
-            result["msg"] = "; ".join(failures)
+            raise Unhealthy("; ".join(failures), result=result)
     return result

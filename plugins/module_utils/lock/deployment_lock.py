@@ -26,11 +26,19 @@ import fcntl
 import json
 import os
 import pwd
-import secrets
 import stat
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
 from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.client import HAProxyError
+from ansible_collections.lastmile.deploy.plugins.module_utils.nofollow import (
+    DIRECTORY_FLAGS,
+    UnsafePath,
+    create_temp,
+    kind_of_entry,
+    open_dir,
+    open_file,
+)
 from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.state import (
     ADMIN_STATES,
     MAX_WEIGHT,
@@ -46,29 +54,22 @@ MAX_LOCK_BYTES = 1 << 20
 IDENTITY_KEYS = ("machine_id", "boot_id", "pid_namespace")
 BREAK_ADVICE = "wait for that run to finish or, if it died, break the lock with force=true"
 
-_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC
-# O_NONBLOCK: a fifo planted in place of a file must not hang the run when it is opened
-_FILE_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC
 
 Holder = Dict[str, Any]
 
 
-class LockError(Exception):
-    """The lock file cannot be read or written."""
+class LockError(LastmileError):
+    """The lock cannot be taken as asked, or its file cannot be read or written."""
 
 
-class LockHeld(Exception):
+class LockHeld(LastmileError):
     """Another run holds the lock."""
 
     def __init__(self, path: str, holder: Holder):
         self.path = path
         self.holder = holder
-        super().__init__("deployment lock %s is held by %s" % (path, describe(holder)))
-
-
-class UnsafePath(Exception):
-    """A path in ``.lastmile`` is a link, or not the kind of file it must be: nothing goes through it."""
+        super().__init__("deployment lock %s is held by %s: %s" % (path, describe(holder), BREAK_ADVICE),
+                         result=dict(path=path, holder=holder, holder_id=holder_id(holder)))
 
 
 class Broken(NamedTuple):
@@ -212,80 +213,6 @@ def _distrust(lock_status: os.stat_result, dir_status: os.stat_result, directory
     return None
 
 
-def _kind(dir_fd: Optional[int], name: str) -> str:
-    """What ``name`` in ``dir_fd`` is, for a message: ``a symbolic link to /etc``, ``a fifo``..."""
-    try:
-        mode = os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode
-        if stat.S_ISLNK(mode):
-            return "a symbolic link to %s" % os.readlink(name, dir_fd=dir_fd)
-    except OSError:
-        return "not readable"
-    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISREG, "a regular file"), (stat.S_ISFIFO, "a fifo"),
-                       (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return kind
-    return "a device"
-
-
-def _open_subdir(parent_fd: int, name: str, path: str, create: bool = False, mode: int = 0o750) -> Optional[int]:
-    """``name`` in ``parent_fd`` opened as a directory without following a link; None when missing."""
-    if create:
-        try:
-            os.mkdir(name, mode, dir_fd=parent_fd)
-        except FileExistsError:
-            pass
-    try:
-        return os.open(name, _DIRECTORY_FLAGS | os.O_NOFOLLOW, dir_fd=parent_fd)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-            raise UnsafePath("%s is %s, expected a directory" % (path, _kind(parent_fd, name))) from exc
-        raise
-
-
-def open_dir(directory: str, create: bool = False, mode: int = 0o750) -> Optional[int]:
-    """A descriptor of ``directory``: its parents followed (the administrator's path), ``directory``
-    itself never through a link (UnsafePath). None when it or a parent does not exist; with
-    ``create``, it is made first (its parent must exist)."""
-    parent = os.path.dirname(directory) or "."
-    try:
-        parent_fd = os.open(parent, _DIRECTORY_FLAGS)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    try:
-        return _open_subdir(parent_fd, os.path.basename(directory), directory, create, mode)
-    finally:
-        os.close(parent_fd)
-
-
-def open_file(dir_fd: int, name: str, path: str, flags: int, mode: int = 0o600) -> int:
-    """``name`` in ``dir_fd`` opened with ``flags``, never through a link and only as a regular
-    file (UnsafePath); FileNotFoundError when missing and not created."""
-    try:
-        fd = os.open(name, flags | _FILE_FLAGS, mode, dir_fd=dir_fd)
-    except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO):
-            raise UnsafePath("%s is %s, expected a regular file" % (path, _kind(dir_fd, name))) from exc
-        raise
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise UnsafePath("%s is %s, expected a regular file" % (path, _kind(dir_fd, name)))
-    return fd
-
-
-def create_temp(dir_fd: int, prefix: str, suffix: str = "") -> Tuple[int, str]:
-    """A new file ``<prefix><random><suffix>`` in ``dir_fd``, mode 0600: (descriptor, name)."""
-    for _attempt in range(100):
-        name = "%s%s%s" % (prefix, secrets.token_hex(6), suffix)
-        try:
-            return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC, 0o600,
-                           dir_fd=dir_fd), name
-        except FileExistsError:
-            continue
-    raise FileExistsError(errno.EEXIST, "no free temporary file name", prefix)
-
-
 @contextlib.contextmanager
 def _lock_dir(directory: str) -> Iterator[Optional[int]]:
     """The lock directory, opened without following a link, for one change or reading; None when missing."""
@@ -370,7 +297,7 @@ def _is_dir(path: str, wanted: str) -> bool:
         return True
     if mode is not None and stat.S_ISLNK(mode):
         raise LockError("cannot keep the deployment lock in %s: %s is %s, expected a directory"
-                        % (wanted, path, _kind(None, path)))
+                        % (wanted, path, kind_of_entry(None, path)))
     raise LockError("cannot keep the deployment lock in %s: %s exists and is not a directory" % (wanted, path))
 
 
@@ -422,9 +349,9 @@ def _remove_created(chain: List[str], lock_dir_fd: int) -> None:
     fds: List[int] = []
     try:
         try:
-            fds.append(os.open(os.path.dirname(outer_to_inner[0]) or ".", _DIRECTORY_FLAGS))
+            fds.append(os.open(os.path.dirname(outer_to_inner[0]) or ".", DIRECTORY_FLAGS))
             for path in outer_to_inner:
-                fds.append(os.open(os.path.basename(path), _DIRECTORY_FLAGS | os.O_NOFOLLOW, dir_fd=fds[-1]))
+                fds.append(os.open(os.path.basename(path), DIRECTORY_FLAGS | os.O_NOFOLLOW, dir_fd=fds[-1]))
         except OSError:
             return
         if not os.path.samestat(os.fstat(fds[-1]), os.fstat(lock_dir_fd)):

@@ -8,12 +8,14 @@ import math
 import re
 from fractions import Fraction
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
+
 # ASCII digits only: str.isdigit() and \d also accept digits int() cannot read ("²").
 _PERCENT = re.compile(r"^\s*([0-9]{1,9}(?:\.[0-9]{1,30})?)\s*%\s*$")
 _COUNT = re.compile(r"^\s*([0-9]{1,9})\s*$")
 
 
-class PlanError(ValueError):
+class PlanError(LastmileError, ValueError):
     """A plan cannot be made from the values given."""
 
 

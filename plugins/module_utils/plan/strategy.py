@@ -17,11 +17,13 @@ from typing import Dict
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
+
 ANSWERS = ("downtime_ok", "resources_limited", "full_validation", "high_risk", "spare_capacity", "instant_rollback")
 STRATEGIES = ("recreate", "rolling", "blue_green", "canary")
 
 
-class StrategyError(ValueError):
+class StrategyError(LastmileError, ValueError):
     """The answers cannot be read."""
 
 

@@ -15,6 +15,8 @@ import tempfile
 from typing import Any, BinaryIO, Callable, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
+
 HEX_LENGTHS = {"sha256": 64, "sha512": 128}
 CHUNK_SIZE = 1024 * 1024
 ACCEPTED_FORMS = (
@@ -29,7 +31,7 @@ _GNU_LINE_RE = re.compile(r"^([0-9a-fA-F]+) [ *](.+)$")
 _BSD_LINE_RE = re.compile(r"^SHA2?-?(?:256|512) ?\((.+)\) ?= ?([0-9a-fA-F]+)$", re.IGNORECASE)
 
 
-class ChecksumError(Exception):
+class ChecksumError(LastmileError):
     """A checksum spec, SUMS file or file digest is not what was expected."""
 
 

@@ -12,12 +12,14 @@ import shutil
 import stat
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.nofollow import DIR_NOFOLLOW_FLAGS
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
 from ansible_collections.lastmile.deploy.plugins.module_utils.release.history import timestamp
 
 MARKER_NAME = ".lastmile-release.json"
 
 
-class FsError(Exception):
+class FsError(LastmileError):
     """A shared path or release path cannot be laid out as asked."""
 
 
@@ -42,9 +44,6 @@ def make_dirs(path: str, created: Optional[List[str]] = None) -> None:
             created.append(directory)
 
 
-_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
-
-
 def _identity(fd: int) -> Tuple[int, int]:
     st = os.fstat(fd)
     return st.st_dev, st.st_ino
@@ -53,11 +52,11 @@ def _identity(fd: int) -> Tuple[int, int]:
 def _enter(parent_fd: int, name: str) -> int:
     """The directory ``name`` of ``parent_fd`` opened without following links, its owner given rwx."""
     try:
-        fd = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
+        fd = os.open(name, DIR_NOFOLLOW_FLAGS, dir_fd=parent_fd)
     except PermissionError:
         # not readable: made so by name (an entry read as a directory, so no link to follow)
         os.chmod(name, stat.S_IRWXU, dir_fd=parent_fd)
-        fd = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
+        fd = os.open(name, DIR_NOFOLLOW_FLAGS, dir_fd=parent_fd)
     try:
         mode = stat.S_IMODE(os.fstat(fd).st_mode)
         if mode & stat.S_IRWXU != stat.S_IRWXU:
@@ -107,7 +106,7 @@ def remove_tree(path: str) -> None:
                 continue
             stack.pop()
             if stack:
-                parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
+                parent = os.open("..", DIR_NOFOLLOW_FLAGS, dir_fd=fd)
                 if _identity(parent) != stack[-1][1]:
                     os.close(parent)
                     raise OSError(errno.ESTALE, "a directory moved while it was being removed", path)

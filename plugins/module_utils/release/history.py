@@ -10,7 +10,8 @@ import json
 import os
 from typing import Any, Dict, Iterable, List, Optional
 
-from ansible_collections.lastmile.deploy.plugins.module_utils.lock.deployment_lock import UnsafePath, create_temp, open_dir, open_file
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
+from ansible_collections.lastmile.deploy.plugins.module_utils.nofollow import UnsafePath, create_temp, open_dir, open_file
 
 STATUSES = ("pending", "succeeded", "failed", "rolled_back")
 STATE_DIR = ".lastmile"
@@ -19,7 +20,7 @@ STATE_FILE = "state.json"
 Entry = Dict[str, Any]
 
 
-class HistoryError(Exception):
+class HistoryError(LastmileError):
     """The state file is unreadable or a history change is not allowed."""
 
 

@@ -25,11 +25,12 @@ import stat
 import tempfile
 from typing import IO, Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from ansible_collections.lastmile.deploy.plugins.module_utils.release.archive import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.archive import extract_archive
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.archive_members import (
     DEFAULT_MAX_MEMBERS,
     DEFAULT_MAX_SIZE,
     ArchiveError,
-    extract_archive,
 )
 from ansible_collections.lastmile.deploy.plugins.module_utils.release.checksum import (
     ChecksumError,
@@ -71,12 +72,13 @@ CURRENT_LINK = "current"
 _LEFTOVER = re.compile(r"^\.(?:tmp|old|rm)-(?P<version>.+)-[0-9a-f]{8}$")
 
 
-class ReleaseError(Exception):
+class ReleaseError(LastmileError):
     """A release operation cannot be done as asked."""
 
 
 class SwitchNotRecorded(ReleaseError):
-    """``current`` was switched, but the history could not be written: the switch happened on disk."""
+    """``current`` was switched, but the history could not be written: the switch happened on disk
+    (the failed result says so: ``changed`` and the new ``current``)."""
 
 
 @contextlib.contextmanager
@@ -407,7 +409,8 @@ class ReleaseRoot:
                 reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
                 raise SwitchNotRecorded(
                     "current now points at release %r (it was %r), but the switch could not be recorded in %s: %s"
-                    % (version, before["current"], state_path(self.root), reason)
+                    % (version, before["current"], state_path(self.root), reason),
+                    result=dict(changed=True, current=version),
                 ) from exc
         self.current = version
         self.history = history

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
+
 VERSION_MAX_LENGTH = 128
 VERSION_RULE = (
     "letters, digits, '.', '_', '-' and '+', starting with a letter or digit, "
@@ -24,7 +26,7 @@ def kind_of(value: object) -> str:
     return type(value).__name__
 
 
-class VersionError(ValueError):
+class VersionError(LastmileError, ValueError):
     """A release id breaks the naming rule."""
 
 

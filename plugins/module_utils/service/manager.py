@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
 from ansible_collections.lastmile.deploy.plugins.module_utils.service.supervisor import (
     ALREADY_STARTED,
     NOT_RUNNING,
@@ -29,7 +30,7 @@ POLL_INTERVAL = 0.2
 SUPERVISOR_GAVE_UP = ("FATAL", "EXITED", "STOPPED", "UNKNOWN")
 
 
-class ServiceError(Exception):
+class ServiceError(LastmileError):
     """The service could not be brought to the state asked for."""
 
 

@@ -28,6 +28,8 @@ import xmlrpc.client
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 from urllib.parse import unquote, urlsplit
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
+
 # supervisor's fault codes (supervisor.xmlrpc.Faults) and the words supervisorctl prints for them
 FAULT_WORDS = {
     10: "no such process",
@@ -45,7 +47,7 @@ NO_ANSWER = -1
 DEFAULT_SERVERURL = "http://localhost:9001"
 
 
-class Fault(Exception):
+class Fault(LastmileError):
     """supervisord refused a call; ``words`` are what supervisorctl would print for it."""
 
     def __init__(self, code: int, text: str):
@@ -54,7 +56,7 @@ class Fault(Exception):
         self.words = FAULT_WORDS.get(code, text.lower())
 
 
-class CommandLineError(ValueError):
+class CommandLineError(LastmileError, ValueError):
     """A supervisorctl command line that supervisorctl would refuse, or that holds more than its options.
 
     Messages name options, never their values: a value may be a password.

@@ -46,6 +46,14 @@ def test_a_default_that_needs_an_unset_variable_is_named():
     assert rc == 0, result
 
 
+def test_a_required_variable_that_is_not_set_is_named_once():
+    """deploy_release_target's default is deploy_version: the missing deploy_version is the one problem."""
+    rc, result = check({k: v for k, v in BASE.items() if k != "deploy_version"}, roles=("release",))
+    assert rc != 0
+    assert result["problems"] == ["deploy_version is not set: expected release id to deploy; letters, digits, . _ - +, "
+                                  "starting with a letter or digit"]
+
+
 def test_a_value_that_templates_an_unset_variable_is_named():
     rc, result = check(dict(BASE, deploy_root="/srv/{{ app_dir }}"))
     assert rc != 0
@@ -84,25 +92,44 @@ def test_unknown_roles_are_refused():
     assert rc != 0 and result["msg"].startswith("roles ['lock', 'rollin']: expected a list of roles of lastmile.deploy")
 
 
-def role_defaults():
-    roles = os.path.join(REPO, "roles")
-    for role in sorted(os.listdir(roles)):
-        path = os.path.join(roles, role, "defaults", "main.yml")
-        if os.path.exists(path):
-            with open(path, encoding="utf-8") as handle:
-                yield role, yaml.safe_load(handle) or {}
+def declared():
+    with open(os.path.join(REPO, "meta", "variables.yml"), encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
 
 
-def test_every_role_gives_a_variable_the_same_default():
-    """run_variables takes a variable's default from whichever role declares it: they must agree."""
-    seen = {}
-    for role, defaults in role_defaults():
-        for name, value in defaults.items():
-            if name in seen:
-                assert seen[name][1] == value, "%s: %s says %r, %s says %r" % (name, seen[name][0], seen[name][1], role, value)
-            else:
-                seen[name] = (role, value)
-    assert seen, "no role defaults found"
+# every role, and every entry point some option is declared for alone
+ALL_ROLES = sorted(declared()["roles"]) + sorted({user for option in declared()["options"].values()
+                                                  for user in option["used_by"] if ":" in user})
+
+
+def test_a_value_outside_its_choices_is_refused_naming_the_variable_and_the_choices():
+    """Every declared option with choices, set outside them in one run: each is named with what it may be."""
+    choices = {name: option["choices"] for name, option in declared()["options"].items() if option.get("choices")
+               and any(not user.startswith("playbooks/") for user in option["used_by"])}
+    assert len(choices) >= 6, choices
+    rc, result = check(dict(BASE, **{name: "not-a-choice" for name in choices}), roles=ALL_ROLES)
+    assert rc != 0
+    for name, allowed in choices.items():
+        named = [problem for problem in result["problems"] if name in problem and "not-a-choice" in problem]
+        assert named, (name, result["problems"])
+        assert all(str(choice) in named[0] for choice in allowed), named[0]
+
+
+# a value of another type for each type, and the words naming the type expected
+WRONG_TYPE = {"int": ("many", "type int"), "float": ("lots", "type float"), "bool": ("maybe", "type bool"),
+              "list": ("a,b", "a list"), "dict": ("a=b", "a mapping"), "str": (["x"], "a string"), "path": (["x"], "a path")}
+
+
+def test_a_value_of_the_wrong_type_is_refused_naming_the_variable_and_the_type():
+    options = {name: option for name, option in declared()["options"].items() if option.get("type", "str") in WRONG_TYPE
+               and any(not user.startswith("playbooks/") for user in option["used_by"])}
+    rc, result = check(dict(BASE, **{name: WRONG_TYPE[option.get("type", "str")][0] for name, option in options.items()}),
+                       roles=ALL_ROLES)
+    assert rc != 0
+    for name, option in options.items():
+        expected = WRONG_TYPE[option.get("type", "str")][1]
+        assert any(problem.startswith(name + " ") and expected in problem for problem in result["problems"]), \
+            (name, expected, [problem for problem in result["problems"] if name in problem])
 
 
 STEP_ROLES = ("release:stage", "service", "traffic:restore", "verify", "notify:outcome")

@@ -16,10 +16,10 @@ import zipfile
 import pytest
 
 from ansible_collections.lastmile.deploy.plugins.module_utils.release import archive as _archive
-from ansible_collections.lastmile.deploy.plugins.module_utils.release.archive import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.archive import extract_archive
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.archive_members import (
     ArchiveError,
     archive_format,
-    extract_archive,
     member_path,
 )
 from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.archive_builders import (

@@ -22,7 +22,8 @@ import zipfile
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.lastmile.deploy.plugins.module_utils.release.archive import ArchiveError, extract_archive
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.archive import extract_archive
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.archive_members import ArchiveError
 from ansible_collections.lastmile.deploy.plugins.module_utils.release.root import ReleaseError, ReleaseRoot
 
 PROPERTY_SETTINGS = settings(max_examples=200, deadline=None, database=None,

@@ -5,7 +5,10 @@
 from __future__ import annotations
 
 import http.server
+import json
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -224,3 +227,28 @@ def test_read_counters_names_servers_that_are_gone(lab):
         read_counters(HAProxy(lab.admin_socket), "app", ["web1", "ghost"])
     assert str(error.value) == "server 'ghost' no longer in backend 'app' of HAProxy at %s; was HAProxy reloaded?" % (
         lab.admin_socket)
+
+
+def test_probe_failures_are_described_as_every_probe_describes_them():
+    url = closed_port_url()
+    assert probe_url(url, 1.0).error == url + ": connection failed: connection refused"
+    with LocalServer(slow_seconds=1.0) as local:
+        slow_url = local.url("/slow")
+        assert probe_url(slow_url, 0.2).error == slow_url + ": timed out after 0.2s"
+
+
+PROBE_WITHOUT_REQUESTS = """
+import json, sys
+sys.modules["requests"] = None  # as on a host without it: importing it fails
+from ansible_collections.lastmile.deploy.plugins.module_utils.canary.window import probe_url
+sample = probe_url(sys.argv[1], 2.0)
+print(json.dumps([sample.status, sample.error]))
+"""
+
+
+def test_canary_probes_need_nothing_beyond_the_standard_library():
+    with LocalServer() as local:
+        done = subprocess.run([sys.executable, "-c", PROBE_WITHOUT_REQUESTS, local.url("/health")], capture_output=True,
+                              text=True, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)), check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [200, None]

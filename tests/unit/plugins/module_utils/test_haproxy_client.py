@@ -390,14 +390,13 @@ STATIC_LB = "Backend is using a static LB algorithm and only accepts weights '0%
 ])
 def test_a_change_haproxy_partly_refuses_reports_what_was_sent(answer, applied):
     peer = HangingUpPeer((app_state() + STAT).encode(), (answer + app_state() + STAT).encode())
-    progress = dict(changed=False, commands=[])
     params = dict(socket=peer.path, backend="app", name=["web1"], state="drain", weight=3, weights=None, wait=False,
                   wait_timeout=1.0, wait_interval=0.1)
     try:
         with pytest.raises(HAProxyError) as info:
-            _haproxy_tasks.change_servers(params, check_mode=False, diff=False, progress=progress, warnings=[])
+            _haproxy_tasks.change_servers(params, check_mode=False, diff=False, warnings=[])
     finally:
         peer.close()
     sent = ["set server app/web1 state drain", "set server app/web1 weight 3"]
-    assert progress == dict(changed=applied, commands=sent)
+    assert info.value.result == dict(changed=applied, commands=sent)
     assert str(info.value).startswith("HAProxy at %s refused " % peer.path)

@@ -10,18 +10,21 @@ import warnings
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils.http import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.http_client import (
     ProbeError,
     ProbeResult,
-    SampleStats,
     download,
-    evaluate,
     fetch_text,
-    nearest_rank,
     probe,
     sample,
-    summarise,
     wait_healthy,
+)
+from ansible_collections.lastmile.deploy.plugins.module_utils.stats import (
+    SampleStats,
+    StatsError,
+    evaluate,
+    nearest_rank,
+    summarise,
 )
 from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.http_servers import LocalServer, closed_port_url, self_signed_cert
 
@@ -171,7 +174,7 @@ def test_nearest_rank_method():
 
 @pytest.mark.parametrize("percentile", [0, -1, 101])
 def test_nearest_rank_rejects_out_of_range(percentile):
-    with pytest.raises(ProbeError, match="percentile must be in"):
+    with pytest.raises(StatsError, match="percentile must be in"):
         nearest_rank([1.0], percentile)
 
 

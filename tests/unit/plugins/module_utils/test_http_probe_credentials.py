@@ -8,7 +8,7 @@ import base64
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils.http import (
+from ansible_collections.lastmile.deploy.plugins.module_utils.http_client import (
     CertificateError,
     ProbeError,
     clean_headers,

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.lastmile.deploy.plugins.module_utils.http import ProbeError, download, fetch_text
+from ansible_collections.lastmile.deploy.plugins.module_utils.http_client import ProbeError, download, fetch_text
 from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.secure_servers import AuthServer, private_ca, without_environment_credentials
 
 TOKEN, PRIVATE_TOKEN = "art-9c41d7e2b0", "glpat-5e0a77c3f1"

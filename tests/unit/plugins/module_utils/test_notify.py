@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from ansible_collections.lastmile.deploy.plugins.module_utils.notify import (
@@ -94,3 +96,11 @@ def test_private_ca_webhook(tmp_path):
         assert receiver.requests_to("/hook/", "POST") == []
         assert post_json(url, {"a": 1}, timeout=5, ca_path=tls.ca) == 200
         assert receiver.hook_bodies() == [{"a": 1}]
+
+
+def test_a_webhook_url_with_user_and_password_sends_them_as_basic_auth_and_shows_neither(receiver):
+    host_port = receiver.url("/").split("://", 1)[1].rstrip("/")
+    url = "http://bot:pw-77aa@%s/hook/%s" % (host_port, SECRET)
+    assert post_json(url, {"app": "shop"}, timeout=5) == 200
+    (seen,) = receiver.requests_to("/hook/", "POST")
+    assert seen.headers["Authorization"] == "Basic " + base64.b64encode(b"bot:pw-77aa").decode("ascii")

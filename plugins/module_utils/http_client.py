@@ -1,33 +1,55 @@
 # Copyright: (c) 2026, lastmile.deploy contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""HTTP from the controller: health probes, waiting until healthy, sampling, downloads.
+"""The one HTTP client of the collection: health probes, canary probes, downloads and webhooks.
 
-Uses ``requests``, which is imported lazily so that importing this file never fails on a
-host without it; the first call raises ProbeError saying what to install.
-Network failures never raise: they become results with ``ok=False`` and an ``error`` text.
+One set of rules, written here once:
+
+- URLs: http:// or https:// only.
+- TLS: ``validate_certs`` and ``ca_path`` become tls_verify(): off, a CA bundle (a PEM file or a
+  directory), or the system's CAs.
+- Timeouts: every request has one, in seconds, for connecting and for each read; it reads
+  "timed out after <n>s". Network failures are described once, by describe_error().
+- Redirects: probes and webhooks never follow one (a 3xx is their answer); downloads and
+  checksum files follow up to MAX_REDIRECTS to http(s) URLs (_get_following_redirects).
+- Credentials (headers, basic auth, ~/.netrc) go to the origin (scheme, host, port) of the URL
+  given and are dropped for good at the first change of origin; a server's Location never
+  supplies any. Messages never show them.
+
+Two transports carry those rules, chosen by where the code runs. On the controller (health
+probes and downloads, delegate_to: localhost) requests does: its keep-alive sessions, proxies and
+CA bundles from the environment; it is imported on first use, so importing this file never needs
+it. Code that also runs on managed hosts (canary probes from the load balancer's host, webhooks)
+uses send(), on the standard library only.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import errno
-import math
+import functools
 import os
 import re
+import socket
 import ssl
+import sys
 import time
+import urllib.error
+import urllib.request
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from http.client import HTTPException
 from typing import Any, Dict, Iterator, List, Optional, Pattern, Sequence, Tuple, Union
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
-PERCENTILES = (50, 90, 95, 99)
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
+from ansible_collections.lastmile.deploy.plugins.module_utils.stats import SampleStats, summarise
 MAX_REDIRECTS = 10  # redirects a download or checksum fetch follows before it gives up
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 _HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an RFC 9110 token
 
 
-class ProbeError(Exception):
+class ProbeError(LastmileError):
     """A probe cannot be attempted (bad argument, missing library) or a download failed."""
 
 
@@ -66,31 +88,6 @@ class WaitResult:
     attempts: int
     elapsed_s: float
     last: ProbeResult
-
-
-@dataclass
-class SampleStats:
-    """Figures over ``count`` requests. Latency percentiles (nearest-rank) cover requests
-    that got an HTTP response; requests without one count only as failures."""
-
-    url: str
-    count: int
-    failures: int
-    error_rate: float
-    p50_ms: Optional[float]
-    p90_ms: Optional[float]
-    p95_ms: Optional[float]
-    p99_ms: Optional[float]
-    max_ms: Optional[float]
-    statuses: Dict[str, int]
-    latencies_ms: List[float] = field(default_factory=list, repr=False)
-
-    def as_dict(self) -> dict:
-        figures = {name: getattr(self, name) for name in (
-            "url", "count", "failures", "error_rate", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms",
-        )}
-        figures["statuses"] = dict(self.statuses)
-        return figures
 
 
 @contextlib.contextmanager
@@ -201,15 +198,20 @@ def certificate_failure(exc: BaseException) -> Optional[str]:
 
 
 def describe_error(exc: BaseException, timeout: float) -> str:
-    """Short text for a network failure: 'connection refused', 'timed out after 2s', ..."""
-    requests = _requests()
-    if isinstance(exc, requests.exceptions.Timeout):
+    """Short text for a network failure of either transport: 'connection refused', 'timed out after 2s', ..."""
+    requests = sys.modules.get("requests")  # only requests itself can have raised its own errors
+    linked = _linked(exc)
+    if requests is not None and isinstance(exc, requests.exceptions.Timeout) or any(
+            isinstance(error, (socket.timeout, TimeoutError)) for error in linked):
         return "timed out after %gs" % timeout
-    if isinstance(exc, requests.exceptions.SSLError):
-        reason = certificate_failure(exc)
-        if reason is not None:
-            return "TLS error: certificate verification failed: %s" % reason
+    reason = certificate_failure(exc)
+    if reason is not None:
+        return "TLS error: certificate verification failed: %s" % reason
+    if requests is not None and isinstance(exc, requests.exceptions.SSLError):
         return "TLS error: %s" % (exc.args[0] if exc.args else exc)
+    tls_error = next((error for error in linked if isinstance(error, ssl.SSLError)), None)
+    if tls_error is not None:
+        return "TLS error: %s" % (tls_error.reason or tls_error)
     os_error = _os_error_in(exc)
     if os_error is not None:
         if os_error.errno == errno.ETIMEDOUT:
@@ -218,6 +220,77 @@ def describe_error(exc: BaseException, timeout: float) -> str:
             return "connection failed: %s" % (os_error.strerror or os.strerror(os_error.errno)).lower()
         return "connection failed: %s" % (os_error.args[0] if os_error.args else type(os_error).__name__)
     return "%s: %s" % (type(exc).__name__, exc)
+
+
+@functools.lru_cache(maxsize=16)
+def _tls_context(verify: Union[bool, str]) -> ssl.SSLContext:
+    """The standard library's TLS context for what tls_verify() returns; made once (loading CAs takes time)."""
+    if verify is False:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if verify is True:
+        return ssl.create_default_context()
+    return ssl.create_default_context(**{"capath" if os.path.isdir(verify) else "cafile": verify})
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer of its own (a 3xx status), not a reason to ask elsewhere."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+def send(
+    method: str,
+    url: str,
+    timeout: float,
+    body: Optional[bytes] = None,
+    headers: Optional[Dict[str, str]] = None,
+    verify: Union[bool, str] = True,
+    via_proxy: bool = True,
+) -> Tuple[int, bytes]:
+    """One request on the standard library alone; return (status, body). Any HTTP status is an
+    answer: redirects are not followed.
+
+    ``verify`` is what tls_verify() returns. ``via_proxy``: through the proxy the environment names
+    (HTTP(S)_PROXY, NO_PROXY), else straight to the host. Network failures raise OSError or
+    HTTPException (urllib.error.URLError holds the reason): describe_error() names them.
+    Credentials are ``headers`` and the URL's own ``user:password@`` (sent as basic auth unless an
+    Authorization header is given); with no redirect followed they reach only that origin.
+    """
+    _check_url(url)
+    url, user, password = split_credentials(url)
+    headers = dict(headers or {})
+    if user and not any(name.lower() == "authorization" for name in headers):
+        token = base64.b64encode(("%s:%s" % (user, password or "")).encode("utf-8")).decode("ascii")
+        headers["Authorization"] = "Basic " + token
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler(None if via_proxy else {}),
+                                         urllib.request.HTTPSHandler(context=_tls_context(verify)), _NoRedirect())
+    request = urllib.request.Request(url, data=body, headers=headers, method=method)
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            return response.getcode(), response.read()
+    except urllib.error.HTTPError as exc:
+        try:
+            return exc.code, exc.read()
+        except (OSError, HTTPException):
+            return exc.code, b""
+        finally:
+            exc.close()
+
+
+def status_of(url: str, timeout: float, verify: Union[bool, str] = True) -> ProbeResult:
+    """One GET straight to ``url`` (no proxy, no redirect) on the standard library: any status is an
+    answer (``ok``), a network failure is not. For probes from a managed host."""
+    _check_url(url)
+    started = time.monotonic()
+    try:
+        status = send("GET", url, timeout, verify=verify, via_proxy=False)[0]
+    except (OSError, HTTPException, ValueError) as exc:
+        return ProbeResult(url, False, None, None, describe_error(exc, timeout))
+    return ProbeResult(url, True, status, round((time.monotonic() - started) * 1000.0, 3), None)
 
 
 def probe(
@@ -295,16 +368,6 @@ def wait_healthy(
     return WaitResult(streak >= consecutive, attempts, round(time.monotonic() - started, 3), result)
 
 
-def nearest_rank(sorted_values: Sequence[float], percentile: float) -> Optional[float]:
-    """Nearest-rank percentile: the smallest value with at least ``percentile`` % of values <= it."""
-    if not 0 < percentile <= 100:
-        raise ProbeError("percentile must be in (0, 100], got %r" % (percentile,))
-    if not sorted_values:
-        return None
-    rank = max(1, int(math.ceil(percentile / 100.0 * len(sorted_values))))
-    return sorted_values[rank - 1]
-
-
 def sample(
     url: str,
     count: int,
@@ -327,62 +390,6 @@ def sample(
                 time.sleep(interval)
             results.append(probe(url, request_timeout, expect_status, pattern, headers, validate_certs, session))
     return summarise(url, results)
-
-
-def summarise(url: str, results: Sequence[ProbeResult]) -> SampleStats:
-    """Aggregate probe results into error rate, status counts and latency percentiles."""
-    statuses: Dict[str, int] = {}
-    for result in results:
-        key = str(result.status) if result.status is not None else "error"
-        statuses[key] = statuses.get(key, 0) + 1
-    latencies = sorted(r.latency_ms for r in results if r.latency_ms is not None)
-    failures = sum(1 for r in results if not r.ok)
-    points = {p: nearest_rank(latencies, p) for p in PERCENTILES}
-    return SampleStats(
-        url=url,
-        count=len(results),
-        failures=failures,
-        error_rate=round(float(failures) / len(results), 6) if results else 0.0,
-        p50_ms=points[50],
-        p90_ms=points[90],
-        p95_ms=points[95],
-        p99_ms=points[99],
-        max_ms=latencies[-1] if latencies else None,
-        statuses=statuses,
-        latencies_ms=latencies,
-    )
-
-
-def evaluate(
-    stats: SampleStats,
-    max_error_rate: Optional[float],
-    max_latency_ms: Optional[float],
-    latency_percentile: float = 95,
-) -> List[str]:
-    """Failure texts for every threshold the sample does not meet (None = not checked)."""
-    failures = []
-    over = "over %d samples" % stats.count
-    if max_error_rate is not None and stats.error_rate > max_error_rate:
-        failures.append(
-            "%s: error rate %.4g > %g %s (%d failed, statuses %s)"
-            % (stats.url, stats.error_rate, max_error_rate, over, stats.failures, _statuses_text(stats))
-        )
-    if max_latency_ms is not None:
-        value = nearest_rank(stats.latencies_ms, latency_percentile)
-        if value is None:
-            failures.append(
-                "%s: no response to measure p%g latency %s" % (stats.url, latency_percentile, over)
-            )
-        elif value > max_latency_ms:
-            failures.append(
-                "%s: p%g latency %.1f ms > %g ms %s"
-                % (stats.url, latency_percentile, value, max_latency_ms, over)
-            )
-    return failures
-
-
-def _statuses_text(stats: SampleStats) -> str:
-    return ", ".join("%s x%d" % (key, stats.statuses[key]) for key in sorted(stats.statuses))
 
 
 def _error_for(action: str, where: str, exc: BaseException, timeout: float) -> ProbeError:
