@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: (c) 2026, lastmile.deploy contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Check that the roles of lastmile.deploy form a tree: calls only point down, and no role reaches itself.
@@ -7,7 +6,7 @@ Layers, top to bottom: strategy roles (the plan of a strategy), the engine (runs
 each). A strategy role may include the engine and step roles; the engine only step roles; a step role no other
 role. Any include_role/import_role cycle fails too.
 
-Usage: .ci/role_tree.py [ROOT]   prints the edges; exit status 1 on a violation.
+Usage: python .ci/role_tree.py [ROOT]   prints the edges; exit status 1 on a violation.
 """
 
 from __future__ import annotations

@@ -4,18 +4,16 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import resource
-import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from benchkit import measure
+from fleet.playbook import stream
 
 BENCH = Path(__file__).resolve().parents[1]
 REPO = BENCH.parent
@@ -75,49 +73,23 @@ def run_ansible(label: str, command: List[str], env: Dict[str, str], log_path: P
         log.write("\n===== %s: %s\n" % (label, " ".join(command)))
         log.flush()
         started = time.monotonic()
-        proc = subprocess.Popen(command, cwd=REPO, env=timeline_env(env, timeline_path), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
-                                start_new_session=True)
-        timed_out = threading.Event()
 
-        def kill() -> None:
-            timed_out.set()
-            _kill_group(proc)
+        def timed(raw: str) -> None:
+            now = time.monotonic()
+            line = raw.rstrip("\n")
+            lines.append((now - started, line))
+            if on_line is not None:
+                on_line(now, line)
 
-        timer = threading.Timer(timeout, kill)
-        timer.start()
-        try:
-            for raw in proc.stdout or ():
-                now = time.monotonic()
-                line = raw.rstrip("\n")
-                lines.append((now - started, line))
-                log.write(raw)
-                if on_line is not None:
-                    on_line(now, line)
-            rc = proc.wait()
-        except BaseException:
-            _kill_group(proc)
-            proc.wait()
-            raise
-        finally:
-            timer.cancel()
-            if proc.stdout is not None:
-                proc.stdout.close()
+        rc, timed_out = stream(command, timeline_env(env, timeline_path), log, timeout, timed)
         wall = time.monotonic() - started
-        log.write("===== rc %d after %.1fs%s\n" % (rc, wall, " (killed)" if timed_out.is_set() else ""))
+        log.write("===== rc %d after %.1fs%s\n" % (rc, wall, " (killed)" if timed_out else ""))
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if timed_out.is_set():
+    if timed_out:
         raise BenchError("%s: killed after %ss; output ends:\n%s" % (label, timeout, "\n".join(x for _t, x in lines[-30:])))
     timeline = measure.read_timeline(timeline_path.read_text(encoding="utf-8")) if timeline_path.exists() else []
     return AnsibleRun(label, command, rc, started, wall, after.ru_utime - before.ru_utime,
                       after.ru_stime - before.ru_stime, lines, timeline)
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def lastmile_command(inventory: str, extra_vars: dict) -> List[str]:

@@ -12,7 +12,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, List, Optional, TextIO, Tuple
 
 from fleet.artifacts import Artifact
 
@@ -96,40 +96,53 @@ def run_playbook(fleet, playbook: str, extra_vars: Optional[dict] = None, *args:
     if log_path is None:
         log_path = str(Path(os.environ.get("LASTMILE_TEST_LOGS", fleet.workdir)) / "playbooks.log")
     lines = []
+
+    def keep(line: str) -> None:
+        lines.append(line)
+        if on_line is not None:
+            on_line(line.rstrip("\n"))
+
     with open(log_path, "a", encoding="utf-8") as log:
         log.write("\n===== %s\n" % " ".join(command))
         log.flush()
-        proc = subprocess.Popen(command, cwd=REPO, env=ansible_env(collections_path), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
-                                start_new_session=True)  # its own group: its workers are killed with it
-        timed_out = threading.Event()
-
-        def kill_on_timeout() -> None:
-            timed_out.set()
-            _kill_group(proc)
-
-        timer = threading.Timer(timeout, kill_on_timeout)
-        timer.start()
-        try:
-            for line in proc.stdout or ():
-                lines.append(line)
-                log.write(line)
-                if on_line is not None:
-                    on_line(line.rstrip("\n"))
-            rc = proc.wait()
-        except BaseException:  # Ctrl-C or a failing on_line: never leave ansible-playbook behind
-            _kill_group(proc)
-            proc.wait()
-            raise
-        finally:
-            timer.cancel()
-            if proc.stdout is not None:
-                proc.stdout.close()
+        rc, timed_out = stream(command, ansible_env(collections_path), log, timeout, keep)
         output = "".join(lines)
-        log.write("===== rc %d%s\n" % (rc, " (killed after %ss)" % timeout if timed_out.is_set() else ""))
-    if timed_out.is_set():
+        log.write("===== rc %d%s\n" % (rc, " (killed after %ss)" % timeout if timed_out else ""))
+    if timed_out:
         raise subprocess.TimeoutExpired(command, timeout, output=output)
     return PlaybookRun(rc, output, parse_recap(output))
+
+
+def stream(command: List[str], env: Dict[str, str], log: TextIO, timeout: float,
+           on_line: Callable[[str], None]) -> Tuple[int, bool]:
+    """Run ``command`` from the repository, stdout and stderr merged, in its own process group: every
+    line goes to ``log`` and then to ``on_line`` as it arrives. Killed with its workers after ``timeout``
+    seconds, or when ``on_line`` raises. Returns (exit status, whether it was killed for the timeout)."""
+    proc = subprocess.Popen(command, cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+                            start_new_session=True)  # its own group: its workers are killed with it
+    timed_out = threading.Event()
+
+    def kill_on_timeout() -> None:
+        timed_out.set()
+        _kill_group(proc)
+
+    timer = threading.Timer(timeout, kill_on_timeout)
+    timer.start()
+    try:
+        for line in proc.stdout or ():
+            log.write(line)
+            on_line(line)
+        rc = proc.wait()
+    except BaseException:  # Ctrl-C or a failing on_line: never leave ansible-playbook behind
+        _kill_group(proc)
+        proc.wait()
+        raise
+    finally:
+        timer.cancel()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    return rc, timed_out.is_set()
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
