@@ -142,13 +142,16 @@ def test_rolling_job_with_survey_answers_as_awx_passes_them(fleet, tmp_path):
     changed_in_events = {e["event_data"]["host"] for e in events(run, "runner_on_ok") if e["event_data"]["res"].get("changed")}
     assert changed_in_events == {h for h, n in counts["changed"].items() if n > 0}
 
-    # "50%" of two hosts: one host per batch, in inventory order, each switched in its own batch
-    switches = {}
-    for event in events(run, "runner_on_ok"):
-        data = event["event_data"]
-        if data["task"] == "Switch current and restart the service" and data["res"].get("changed"):
-            switches.setdefault(data["task_uuid"], []).append(data["host"])
-    assert list(switches.values()) == [[h.name] for h in fleet.hosts], switches
+    # "50%" of two hosts: one host per batch, in inventory order, each switched in its own pass of the batch play
+    switches = []
+    for event in sorted(run.events, key=lambda e: e["counter"]):
+        data = event.get("event_data", {})
+        if event["event"] == "playbook_on_play_start" and data.get("play") == PLAY_NAMES[1]:
+            switches.append([])
+        elif (event["event"] == "runner_on_ok" and data["task"] == "Switch current and restart the service"
+              and data["res"].get("changed")):
+            switches[-1].append(data["host"])
+    assert switches == [[h.name] for h in fleet.hosts], switches
 
     assert fleet.versions() == {h.name: "v2" for h in fleet.hosts}
     lb = fleet.haproxy.server_states()
