@@ -66,9 +66,20 @@ def test_every_option_is_read_where_the_source_says(name):
         "%s: not read by any of %s" % (name, ", ".join(sorted(str(place.relative_to(REPO)) for place in places)))
 
 
-def assigned_names(texts: Dict[str, str]) -> Set[str]:
-    """Variables the collection sets itself: keys of vars/set_fact/role vars, registered results and loop vars."""
+def module_facts() -> Set[str]:
+    """The facts the collection's modules set (``ansible_facts`` in their RETURN)."""
     names = set()
+    for path in sorted((Path(REPO) / "plugins" / "modules").glob("*.py")):
+        match = re.search(r'^RETURN = r"""(.*?)"""', path.read_text(), re.S | re.M)
+        facts = (yaml.safe_load(match.group(1)) or {}).get("ansible_facts") if match else None
+        names.update((facts or {}).get("contains") or {})
+    return names
+
+
+def assigned_names(texts: Dict[str, str]) -> Set[str]:
+    """Variables the collection sets itself: keys of vars/set_fact/role vars, registered results, loop vars and the
+    facts its modules set."""
+    names = module_facts()
     for text in texts.values():
         names.update(re.findall(r"^\s*(?:-\s+)?((?:deploy|lastmile)_[a-z0-9_]+):", text, re.M))
         names.update(re.findall(r"\b(?:register|loop_var):\s*((?:deploy|lastmile)_[a-z0-9_]+)", text))

@@ -147,12 +147,13 @@ def lock_headlines(run) -> list:
 
 
 def stopped_at_the_lock(run) -> bool:
-    """Every host stopped where the lock was judged: the next task run is the give-back (always).
+    """Every host stopped where the lock was judged (with the LB reading, at the start of the run):
+    the next task run is the give-back (always).
 
     The give-back may come through the include that closes a run (the engine's close).
     """
     tasks = re.findall(r"^TASK \[(.*?)\] \*", run.output, re.M)
-    stop = tasks.index("lastmile.deploy.lock : Stop unless the lock is taken on every host")
+    stop = tasks.index("lastmile.deploy.engine : Start the run from what the hosts and the load balancer said")
     after = [task for task in tasks[stop + 1:] if task != "Give back the lock and judge the outcome of the run"]
     return after[0] == "lastmile.deploy.lock : Give back the deployment lock of sample"
 

@@ -55,3 +55,21 @@ def test_auto_strategy_follows_the_answers(fleet):
     assert "deploy_strategy auto chose recreate" in run.output
     assert re.search(r"service down for \d+\.\d+s", run.output)
     assert set(fleet.versions().values()) == {"v5"}
+
+
+def test_a_host_whose_service_does_not_stop_keeps_every_host_from_switching(fleet):
+    """Old and new never side by side: one host that cannot stop its service stops the fleet before any
+    switch, and every host that did stop serves its release again."""
+    ensure(fleet, "v1")
+    lb_before = lb_view(fleet)
+    stuck = fleet.hosts[0]
+    run = deploy(fleet, "v6", deploy_strategy="recreate",
+                 deploy_service_name="{{ 'ghost' if inventory_hostname == '%s' else deploy_app }}" % stuck.name)
+    assert run.rc != 0
+    assert f"the service did not stop on {stuck.name}: no host was switched" in run.output, run.output[-3000:]
+    for host in fleet.hosts:
+        assert host.current_target() == "releases/v1"
+    # the host that stopped was started again on its release, and answers
+    assert fleet.versions() == {host.name: "v1" for host in fleet.hosts}
+    fleet.wait_lb(status="UP")
+    assert lb_view(fleet) == lb_before

@@ -1,0 +1,42 @@
+# Copyright: (c) 2026, lastmile.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Start a run from what the hosts and the load balancer said (module_utils/run/start.py), on the controller."""
+
+from __future__ import annotations
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError, failure
+from ansible_collections.lastmile.deploy.plugins.module_utils.run.start import start
+
+ARGUMENT_SPEC = dict(
+    app=dict(type="str", required=True),
+    hosts=dict(type="list", elements="str", required=True),
+    lb=dict(type="dict"),
+    backend=dict(type="str", default=""),
+    facts=dict(type="dict", default={}),
+)
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        validation = ArgumentSpecValidator(ARGUMENT_SPEC).validate(self._task.args)
+        if validation.error_messages:
+            return dict(result, failed=True, msg=validation.errors.msg)
+        params = validation.validated_parameters
+        hostvars = (task_vars or {}).get("hostvars") or {}
+        hosts = params["hosts"]
+        locks = {host: hostvars[host].get("lock_taken") for host in hosts}
+        names = {host: str(hostvars[host].get("deploy_lb_name", host)) for host in hosts}
+        try:
+            lb = start(params["app"], hosts, locks, names, params["lb"], params["backend"])
+        except LastmileError as exc:
+            return dict(result, **failure(exc))
+        facts = dict(params["facts"], deploy_lb_before=lb["before"], deploy_lb_now=lb["now"],
+                     deploy_lb_inherited=lb["inherited"], deploy_lb_left_out_hosts=lb["left_out"])
+        return dict(result, changed=False, ansible_facts=facts)

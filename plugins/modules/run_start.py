@@ -1,0 +1,116 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, lastmile.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: run_start
+short_description: Start a lastmile.deploy run from what the hosts and the load balancer said, judged once
+version_added: 0.4.0
+description:
+  - The engine of lastmile.deploy runs it once per run, on the controller, after the deployment lock was taken on
+    every host (M(lastmile.deploy.deploy_lock), registered as C(lock_taken)) and the load balancer was read. It
+    judges those readings for every host together and sets the facts the run starts from.
+  - Fails, naming each host and the cause, when the lock was not taken on a host (another run holds it, the host is
+    unreachable, its Python cannot run the module), when the load balancer could not be read, or when the load
+    balancer does not know a host's server (the host's C(deploy_lb_name) fact). Nothing has changed at that point.
+  - The load-balancer state before the run is what the load balancer shows, over which what a dead run read before
+    it changed anything takes precedence (kept in the lock that run left, C(lock_taken.inherited.lb_before)); the
+    hosts that run left out of rotation are named so that the engine gives them back first.
+  - Runs on the controller only, as an action; it reads nothing on the hosts. Run it with C(run_once), so that its
+    facts reach every host of the play.
+author:
+  - lastmile.deploy contributors (@lastmile-deploy)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.conn
+  - ansible.builtin.action_common_attributes.flow
+attributes:
+  action:
+    support: full
+  async:
+    support: none
+  become:
+    support: none
+  bypass_host_loop:
+    support: none
+  check_mode:
+    support: full
+    details: It only judges what was read.
+  connection:
+    support: none
+  delegation:
+    support: none
+    details: It runs on the controller whatever the host.
+  diff_mode:
+    support: none
+  platform:
+    platforms: all
+options:
+  app:
+    description: The application, as the messages name it (C(deploy_app)).
+    type: str
+    required: true
+  hosts:
+    description: The hosts of the run, in play order (C(ansible_play_hosts)). Each host's C(lock_taken) and
+      C(deploy_lb_name) are read from its host variables; a host without C(lock_taken) took no part in locking.
+    type: list
+    elements: str
+    required: true
+  lb:
+    description:
+      - The reading of the load balancer (the registered result of M(lastmile.deploy.haproxy_info)), or omitted when
+        the run has no load balancer (C(deploy_lb_provider=none)).
+    type: dict
+  backend:
+    description: The load-balancer backend, as the messages name it.
+    type: str
+    default: ""
+  facts:
+    description: Further facts the run starts with (the engine's clean slate), set as given.
+    type: dict
+    default: {}
+seealso:
+  - module: lastmile.deploy.deploy_lock
+  - module: lastmile.deploy.haproxy_info
+"""
+
+EXAMPLES = r"""
+- name: Start the run from the lock and the load balancer
+  lastmile.deploy.run_start:
+    app: "{{ deploy_app }}"
+    hosts: "{{ ansible_play_hosts }}"
+    lb: "{{ traffic_read }}"
+    backend: "{{ deploy_haproxy_backend }}"
+    facts:
+      deploy_failure: ""
+  run_once: true
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: The facts the run starts from, for every host of the play.
+  returned: success
+  type: dict
+  contains:
+    deploy_lb_before:
+      description: Each server's state before the run (C(admin), C(weight), C(up), ...), what the engine restores.
+      type: dict
+    deploy_lb_now:
+      description: Each server's state as the load balancer shows it now.
+      type: dict
+    deploy_lb_inherited:
+      description: What a dead run read before it changed anything, from the locks it left.
+      type: dict
+    deploy_lb_left_out_hosts:
+      description: The hosts a dead run left out of rotation or at another weight, in play order.
+      type: list
+      elements: str
+  sample:
+    deploy_lb_before: {web1: {admin: ready, weight: 100, up: true}}
+    deploy_lb_now: {web1: {admin: ready, weight: 100, up: true}}
+    deploy_lb_inherited: {}
+    deploy_lb_left_out_hosts: []
+"""
