@@ -23,6 +23,9 @@ HOSTS = 2
 EXAMPLES = REPO / "examples" / "awx"
 # the plays of lastmile.deploy.deploy after the target check; the batch play starts once per batch
 PLAY_NAMES = [play["name"] for play in yaml.safe_load((REPO / "playbooks" / "deploy.yml").read_text()) if "tasks" in play]
+# the plays a rolling deployment runs tasks in; the plays of the other strategies' moves start with no hosts
+BATCH_PLAY_NAME = "Roll out batch by batch"
+ROLLING_PLAY_NAMES = [PLAY_NAMES[0], BATCH_PLAY_NAME, PLAY_NAMES[-1]]
 CHECK_PLAY_NAME = next(play["name"] for play in yaml.safe_load((REPO / "playbooks" / "check_target.yml").read_text()))
 RUN_TIMEOUT = 300
 # AWX survey types and the Python type their answers arrive as in the job's extra vars.
@@ -127,9 +130,9 @@ def test_rolling_job_with_survey_answers_as_awx_passes_them(fleet, tmp_path):
 
     plays = [p["event_data"]["play"] for p in events(run, "playbook_on_play_start")]
     assert [name for index, name in enumerate(plays) if index == 0 or plays[index - 1] != name] == [CHECK_PLAY_NAME] + PLAY_NAMES
-    assert plays.count(PLAY_NAMES[1]) == 2, "deploy_batch 50 %: two passes of the batch play"
+    assert plays.count(BATCH_PLAY_NAME) == 2, "deploy_batch 50 %: two passes of the batch play"
     tasks = events(run, "playbook_on_task_start")
-    assert tasks and {t["event_data"]["play"] for t in tasks} == {CHECK_PLAY_NAME} | set(PLAY_NAMES)
+    assert tasks and {t["event_data"]["play"] for t in tasks} == {CHECK_PLAY_NAME} | set(ROLLING_PLAY_NAMES)
     assert not events(run, "runner_on_failed") and not events(run, "runner_on_unreachable")
 
     stats, = events(run, "playbook_on_stats")
@@ -146,7 +149,7 @@ def test_rolling_job_with_survey_answers_as_awx_passes_them(fleet, tmp_path):
     switches = []
     for event in sorted(run.events, key=lambda e: e["counter"]):
         data = event.get("event_data", {})
-        if event["event"] == "playbook_on_play_start" and data.get("play") == PLAY_NAMES[1]:
+        if event["event"] == "playbook_on_play_start" and data.get("play") == BATCH_PLAY_NAME:
             switches.append([])
         elif (event["event"] == "runner_on_ok" and data["task"] == "Switch current and restart the service"
               and data["res"].get("changed")):
