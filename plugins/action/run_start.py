@@ -15,7 +15,6 @@ ARGUMENT_SPEC = dict(
     hosts=dict(type="list", elements="str", required=True),
     lb=dict(type="dict"),
     backend=dict(type="str", default=""),
-    facts=dict(type="dict", default={}),
 )
 
 
@@ -37,6 +36,5 @@ class ActionModule(ActionBase):
             lb = start(params["app"], hosts, locks, names, params["lb"], params["backend"])
         except LastmileError as exc:
             return dict(result, **failure(exc))
-        facts = dict(params["facts"], deploy_lb_before=lb["before"], deploy_lb_now=lb["now"],
-                     deploy_lb_inherited=lb["inherited"], deploy_lb_left_out_hosts=lb["left_out"])
-        return dict(result, changed=False, ansible_facts=facts)
+        return dict(result, changed=False, lb_before=lb["before"], lb_now=lb["now"], lb_inherited=lb["inherited"],
+                    left_out_hosts=lb["left_out"])

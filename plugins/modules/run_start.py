@@ -12,15 +12,16 @@ version_added: 0.4.0
 description:
   - The engine of lastmile.deploy runs it once per run, on the controller, after the deployment lock was taken on
     every host (M(lastmile.deploy.deploy_lock), registered as C(lock_taken)) and the load balancer was read. It
-    judges those readings for every host together and sets the facts the run starts from.
+    judges those readings for every host together and returns the load-balancer state the run starts from.
   - Fails, naming each host and the cause, when the lock was not taken on a host (another run holds it, the host is
     unreachable, its Python cannot run the module), when the load balancer could not be read, or when the load
     balancer does not know a host's server (the host's C(deploy_lb_name) fact). Nothing has changed at that point.
   - The load-balancer state before the run is what the load balancer shows, over which what a dead run read before
     it changed anything takes precedence (kept in the lock that run left, C(lock_taken.inherited.lb_before)); the
     hosts that run left out of rotation are named so that the engine gives them back first.
-  - Runs on the controller only, as an action; it reads nothing on the hosts. Run it with C(run_once), so that its
-    facts reach every host of the play.
+  - Runs on the controller only, as an action; it reads nothing on the hosts. Run it with C(run_once) and register
+    its result; a C(run_once) C(ansible.builtin.set_fact) then gives every host of the play the run's facts (facts a
+    module returns rank below earlier C(set_fact) values, so a clean slate must be set that way).
 author:
   - lastmile.deploy contributors (@lastmile-deploy)
 extends_documentation_fragment:
@@ -68,10 +69,6 @@ options:
     description: The load-balancer backend, as the messages name it.
     type: str
     default: ""
-  facts:
-    description: Further facts the run starts with (the engine's clean slate), set as given.
-    type: dict
-    default: {}
 seealso:
   - module: lastmile.deploy.deploy_lock
   - module: lastmile.deploy.haproxy_info
@@ -84,33 +81,37 @@ EXAMPLES = r"""
     hosts: "{{ ansible_play_hosts }}"
     lb: "{{ traffic_read }}"
     backend: "{{ deploy_haproxy_backend }}"
-    facts:
-      deploy_failure: ""
+  register: run_started
+  run_once: true
+
+- name: Give every host the load balancer state before the run
+  ansible.builtin.set_fact:
+    deploy_lb_before: "{{ run_started.lb_before }}"
+    deploy_lb_left_out_hosts: "{{ run_started.left_out_hosts }}"
   run_once: true
 """
 
 RETURN = r"""
-ansible_facts:
-  description: The facts the run starts from, for every host of the play.
+lb_before:
+  description: Each server's state before the run (C(admin), C(weight), C(up), ...), what the engine restores; what a
+    dead run read before it changed anything wins over what the load balancer shows now.
   returned: success
   type: dict
-  contains:
-    deploy_lb_before:
-      description: Each server's state before the run (C(admin), C(weight), C(up), ...), what the engine restores.
-      type: dict
-    deploy_lb_now:
-      description: Each server's state as the load balancer shows it now.
-      type: dict
-    deploy_lb_inherited:
-      description: What a dead run read before it changed anything, from the locks it left.
-      type: dict
-    deploy_lb_left_out_hosts:
-      description: The hosts a dead run left out of rotation or at another weight, in play order.
-      type: list
-      elements: str
-  sample:
-    deploy_lb_before: {web1: {admin: ready, weight: 100, up: true}}
-    deploy_lb_now: {web1: {admin: ready, weight: 100, up: true}}
-    deploy_lb_inherited: {}
-    deploy_lb_left_out_hosts: []
+  sample: {web1: {admin: ready, weight: 100, up: true}}
+lb_now:
+  description: Each server's state as the load balancer shows it now.
+  returned: success
+  type: dict
+  sample: {web1: {admin: maint, weight: 100, up: true}}
+lb_inherited:
+  description: What a dead run read before it changed anything, from the locks it left.
+  returned: success
+  type: dict
+  sample: {web1: {admin: ready, weight: 100, up: true}}
+left_out_hosts:
+  description: The hosts a dead run left out of rotation or at another weight, in play order.
+  returned: success
+  type: list
+  elements: str
+  sample: [web1]
 """
