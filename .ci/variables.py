@@ -31,7 +31,7 @@ HEADER = "# Generated from meta/variables.yml by .ci/docs generate: edit that fi
 MARKUP = re.compile(r"\b[COVM]\(((?:\\.|[^()\\]|\([^()]*\))*)\)")
 TYPES = ("str", "int", "float", "bool", "list", "dict", "path", "raw")
 OPTION_KEYS = {"topic", "type", "elements", "default", "default_text", "choices", "required", "no_log", "description",
-               "details", "version_added", "used_by"}
+               "details", "version_added", "used_by", "deprecated"}
 PAGE_INTRO = """\
 The contract users type, generated from [meta/variables.yml](../meta/variables.yml), the one place
 each variable is declared. Before the deployment lock, `lastmile.deploy.deploy`, `rollback` and
@@ -79,6 +79,11 @@ def check_source(source: Mapping[str, Any]) -> None:
             problems.append("%s: required must be true or a list of entry points" % name)
         if spec.is_template(option.get("default")) and not option.get("default_text"):
             problems.append("%s: a default that is a template needs default_text" % name)
+        deprecated = option.get("deprecated")
+        if deprecated is not None and (not isinstance(deprecated, dict) or set(deprecated) != {"alternative", "removed_in"}
+                                       or deprecated["alternative"] not in source["options"] or "default" in option):
+            problems.append("%s: deprecated must be {alternative: <a variable>, removed_in: <version>}, without a default"
+                            % name)
     if problems:
         raise SourceError("meta/variables.yml: " + "; ".join(problems))
 

@@ -19,6 +19,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.errors import ArgumentTypeError, RequiredError
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
 
 try:  # ansible-core 2.19+ templates only strings trusted as templates; the roles' own files are
     from ansible.template import trust_as_template
@@ -30,12 +31,14 @@ from ansible_collections.lastmile.deploy.plugins.module_utils.run.spec import SO
 from ansible_collections.lastmile.deploy.plugins.module_utils.run.spec import roles as declared_roles
 from ansible_collections.lastmile.deploy.plugins.module_utils.run.variables import (
     check_colours,
+    check_lb_hosts,
     check_given_types,
     check_values,
     shown,
     undefined_name,
 )
 
+display = Display()
 SOURCE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), *SOURCE_PATH)
 _TYPE_ERROR = re.compile(r"argument '([^']+)' is of type .+? and we were unable to convert to (\w+)")
 
@@ -67,6 +70,14 @@ class ActionModule(ActionBase):
         if any(role.partition(":")[0] == "blue_green" for role in roles) and not spec_problems:
             problems += check_colours(validated.get("deploy_blue_group", "blue"), validated.get("deploy_green_group", "green"),
                                       task_vars.get("ansible_play_hosts") or [], task_vars.get("groups") or {})
+        if "deploy_lb_hosts" in validated and not spec_problems:
+            problems += check_lb_hosts(validated["deploy_lb_hosts"], validated.get("deploy_lb_provider", "haproxy"),
+                                       (task_vars.get("groups") or {}).get("all") or [])
+        for name in sorted(spec):
+            replaced = (source["options"].get(name) or {}).get("deprecated")
+            if replaced and name in task_vars:
+                display.deprecated("%s is deprecated: use %s instead" % (name, replaced["alternative"]),
+                                   version=str(replaced["removed_in"]), collection_name="lastmile.deploy")
         result.update(changed=False, problems=problems, checked=sorted(values))
         if problems:
             result.update(failed=True, msg="; ".join(problems))

@@ -14,8 +14,9 @@ description:
     every host (M(lastmile.deploy.deploy_lock), registered as C(lock_taken)) and the load balancer was read. It
     judges those readings for every host together and returns the load-balancer state the run starts from.
   - Fails, naming each host and the cause, when the lock was not taken on a host (another run holds it, the host is
-    unreachable, its Python cannot run the module), when the load balancer could not be read, or when the load
-    balancer does not know a host's server (the host's C(deploy_lb_name) fact). Nothing has changed at that point.
+    unreachable, its Python cannot run the module), when a load-balancer host could not be read, when it does not
+    know a host's server (the host's C(deploy_lb_name) fact), or when the load-balancer hosts disagree on a server's
+    admin state or weight. Nothing has changed at that point.
   - The load-balancer state before the run is what the load balancer shows, over which what a dead run read before
     it changed anything takes precedence (kept in the lock that run left, C(lock_taken.inherited.lb_before)); the
     hosts that run left out of rotation are named so that the engine gives them back first.
@@ -62,8 +63,12 @@ options:
     required: true
   lb:
     description:
-      - The reading of the load balancer (the registered result of M(lastmile.deploy.haproxy_info)), or omitted when
-        the run has no load balancer (C(deploy_lb_provider=none)).
+      - The reading of the load balancer (the registered result of M(lastmile.deploy.haproxy_info)), or the registered
+        result of that task looped over the LB hosts (C(results), each with its C(item)); omitted when the run has no
+        load balancer (C(deploy_lb_provider=none)).
+      - With several LB hosts, each must be readable and know every host's server, and they must agree on each
+        server's admin state and weight, since the run gives each of them back the same state; a server is C(up)
+        before the run only where every LB host saw it up.
     type: dict
   backend:
     description: The load-balancer backend, as the messages name it.

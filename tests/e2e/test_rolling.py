@@ -122,7 +122,8 @@ def test_release_slower_than_the_default_latency_gate_is_rolled_back(fleet):
                                              "deploy_checksum": slow.checksum})
     assert run.rc != 0, run.output[-3000:]
     first = fleet.hosts[0].name
-    assert re.search(r"p95 latency 2\d\d\.\d ms > 100 ms", run.output), run.output[-3000:]
+    # the release answers health checks in 250 ms; a busy machine adds to that
+    assert re.search(r"p95 latency (2[5-9]\d|[3-9]\d\d|\d{4,})\.\d ms > 100 ms", run.output), run.output[-3000:]
     assert f"{first}:" in run.output and "rolled back" in run.output, run.output[-3000:]
     assert load.snapshot().failed == 0, load.snapshot()
     assert set(fleet.versions().values()) == {"v1"}

@@ -24,35 +24,15 @@ import math
 from typing import Dict, List, Optional, Sequence
 
 from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
+from ansible_collections.lastmile.deploy.plugins.module_utils.lb.pool import STATUS_CLASSES, Counters
 from ansible_collections.lastmile.deploy.plugins.module_utils.stats import nearest_rank
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 WINDOW, BASELINE = "window", "baseline"
-STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx", "other")
 
 
 class AnalysisError(LastmileError):
     """Figures or thresholds that cannot be analysed (negative deltas, out-of-range values)."""
-
-
-@dataclasses.dataclass
-class Counters:
-    """One server's cumulative HAProxy counters at one instant; rtime is HAProxy's recent average."""
-
-    requests: int = 0
-    responses_1xx: int = 0
-    responses_2xx: int = 0
-    responses_3xx: int = 0
-    responses_4xx: int = 0
-    responses_5xx: int = 0
-    responses_other: int = 0
-    connection_errors: int = 0
-    response_errors: int = 0
-    response_time_ms: int = 0
-
-    @property
-    def responses(self) -> int:
-        return sum(getattr(self, "responses_" + name) for name in STATUS_CLASSES)
 
 
 @dataclasses.dataclass

@@ -29,11 +29,8 @@ from ansible_collections.lastmile.deploy.plugins.module_utils.canary.window impo
     select_groups,
 )
 from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
-from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.runtime import (
-    DEFAULT_SOCKET,
-    HAProxy,
-    HAProxyError,
-)
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.pool import HAProxyPool
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.runtime import DEFAULT_SOCKET, HAProxyError
 
 __all__ = ["ARGUMENT_SPEC", "FELL_BACK", "StepFailed", "judge_step"]
 
@@ -77,12 +74,12 @@ def checked_options(params: dict) -> tuple:
 
 def run(params: dict, thresholds: Thresholds, baseline: Optional[Baseline]) -> dict:
     """Observe the window and judge it; the result holds the verdict and every figure."""
-    haproxy = HAProxy(params["socket"])
+    pool = HAProxyPool(params["backend"], params["socket"])
     backend = params["backend"]
-    canary, stable = select_groups(backend, haproxy.servers(backend), params["canary"], params["stable"],
+    canary, stable = select_groups(backend, pool.snapshot(), params["canary"], params["stable"],
                                    stable_may_be_empty=baseline is not None)
     window = observe(
-        haproxy, backend, canary + stable, params["interval"],
+        pool, canary + stable, params["interval"],
         canary_urls=params["canary_urls"], stable_urls=params["stable_urls"],
         probe_interval=params["probe_interval"], probe_timeout=params["probe_timeout"],
     )
@@ -155,7 +152,7 @@ def fall_back(params: dict, check_mode: bool) -> str:
     if check_mode:
         return "check mode: traffic not moved"
     try:
-        HAProxy(params["socket"]).apply(params["backend"], changes)
+        HAProxyPool(params["backend"], params["socket"]).apply(changes)
     except (HAProxyError, ValueError, TypeError) as exc:
         return "sending all traffic back to the stable servers failed: %s" % exc
     return FELL_BACK

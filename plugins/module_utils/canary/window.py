@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, lastmile.deploy contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""One observation window: HAProxy counters of canary and stable servers read before and after,
+"""One observation window: the load balancer's counters of canary and stable servers read before and after,
 with active probes straight to the hosts in between (http.status_of: standard library only)."""
 
 from __future__ import annotations
@@ -12,15 +12,9 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
 from ansible_collections.lastmile.deploy.plugins.module_utils.canary.analysis import Counters, ProbeSample
-from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.runtime import HAProxy
-from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.client import HAProxyError
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.state import require_servers
 from ansible_collections.lastmile.deploy.plugins.module_utils.http_client import status_of
-from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.state import (
-    _int,
-    parse_stat,
-    require_servers,
-    validate_name,
-)
+from ansible_collections.lastmile.deploy.plugins.module_utils.lb.pool import Pool
 
 
 class WindowError(LastmileError):
@@ -67,41 +61,6 @@ def select_groups(backend: str, servers: dict, canary: Sequence[str], stable: Op
     return canary, stable
 
 
-def counters_from_stat(stat_rows: list, backend: str) -> Dict[str, Counters]:
-    """{server: Counters} of `backend` from parsed 'show stat' rows."""
-    result = {}
-    for row in stat_rows:
-        if row.get("pxname") != backend or row.get("svname") in ("FRONTEND", "BACKEND"):
-            continue
-        result[row.get("svname", "")] = Counters(
-            requests=_int(row.get("req_tot")),
-            responses_1xx=_int(row.get("hrsp_1xx")),
-            responses_2xx=_int(row.get("hrsp_2xx")),
-            responses_3xx=_int(row.get("hrsp_3xx")),
-            responses_4xx=_int(row.get("hrsp_4xx")),
-            responses_5xx=_int(row.get("hrsp_5xx")),
-            responses_other=_int(row.get("hrsp_other")),
-            connection_errors=_int(row.get("econ")),
-            response_errors=_int(row.get("eresp")),
-            response_time_ms=_int(row.get("rtime")),
-        )
-    return result
-
-
-def read_counters(haproxy: HAProxy, backend: str, names: Sequence[str]) -> Dict[str, Counters]:
-    """Counters of every server of `backend` in one round trip; raise if one of `names` is gone."""
-    validate_name(backend, "backend")
-    (stat_out,) = haproxy.client.run(["show stat"])
-    counters = counters_from_stat(parse_stat(stat_out), backend)
-    missing = [name for name in names if name not in counters]
-    if missing:
-        raise HAProxyError(
-            "server %s no longer in backend '%s' of HAProxy at %s; was HAProxy reloaded?"
-            % (", ".join("'%s'" % name for name in missing), backend, haproxy.address)
-        )
-    return counters
-
-
 def check_urls(option: str, urls: Sequence[str]) -> List[str]:
     """Return `urls`, or raise naming the first that is not http(s)."""
     for url in urls:
@@ -129,8 +88,7 @@ def _probe_loop(url: str, every: float, timeout: float, stop: threading.Event, s
 
 
 def observe(
-    haproxy: HAProxy,
-    backend: str,
+    pool: Pool,
     servers: Sequence[str],
     interval: float,
     canary_urls: Sequence[str] = (),
@@ -153,13 +111,13 @@ def observe(
                          daemon=True)
         for target, found in zip(targets, taken)
     ]
-    before = read_counters(haproxy, backend, servers)
+    before = pool.counters(servers)
     started = time.monotonic()
     try:
         for thread in threads:
             thread.start()
         time.sleep(interval)
-        after = read_counters(haproxy, backend, servers)
+        after = pool.counters(servers)
         window_s = time.monotonic() - started
     finally:
         stop.set()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import List
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.pool import HAProxyPool
 from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.runtime import (
     DEFAULT_SOCKET,
     HAProxy,
@@ -18,8 +19,6 @@ from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.runtime im
 from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.state import (
     ADMIN_STATES,
     admin_and_weight,
-    plan_commands,
-    preview,
     unmet_changes,
 )
 
@@ -68,17 +67,17 @@ def build_changes(params: dict) -> dict:
     return changes
 
 
-def wait_for(haproxy: HAProxy, params: dict, current: dict, targets: list) -> dict:
+def wait_for(pool: HAProxyPool, params: dict, current: dict, targets: list) -> dict:
     """Wait as the requested state asks; return the servers last read."""
-    backend, state = params["backend"], params["state"]
+    state = params["state"]
     timing = dict(timeout=params["wait_timeout"], interval=params["wait_interval"])
     if state == "drain":
-        return haproxy.wait_drained(backend, targets, **timing)
+        return pool.wait_drained(targets, **timing)
     if state == "maint":
         # Servers put into maintenance keep their in-flight sessions: wait for them.
-        return haproxy.wait_drained(backend, targets, maint_is_drained=False, **timing)
+        return pool.wait_drained(targets, maint_is_drained=False, **timing)
     if state == "ready":
-        return haproxy.wait_up(backend, targets, **timing)
+        return pool.wait_up(targets, **timing)
     return current
 
 
@@ -88,24 +87,20 @@ def change_servers(params: dict, check_mode: bool, diff: bool, warnings: List[st
     Commands count as sent once HAProxy's socket took the connection, also when HAProxy then refused
     some of them or its answer failed to come (it may have applied them): CommandsSent says so.
     """
-    backend = params["backend"]
     sent = dict(changed=False, commands=[])
     try:
         changes = build_changes(params)
         targets = list(changes)
-        haproxy = HAProxy(params["socket"])
+        pool = HAProxyPool(params["backend"], params["socket"])
         if check_mode:
-            before = haproxy.servers(backend)
-            commands = plan_commands(backend, before, changes)
-            after = preview(before, changes)
+            before, after, commands = pool.preview(changes)
         else:
-            before, after = haproxy.apply(backend, changes)
-            commands = plan_commands(backend, before, changes)
+            before, after, commands = pool.apply(changes)
             sent = dict(changed=bool(commands), commands=commands)
             for problem in unmet_changes(after, changes):
                 warnings.append("HAProxy did not take the change: %s" % problem)
             if params["wait"]:
-                after = wait_for(haproxy, params, after, [name for name in targets if changes[name].get("admin")])
+                after = wait_for(pool, params, after, [name for name in targets if changes[name].get("admin")])
     except HAProxyError as exc:
         raise exc.with_result(**sent)
     result = dict(
@@ -128,5 +123,5 @@ def read_servers(params: dict) -> dict:
     backend = params["backend"]
     if backend is None:
         return dict(changed=False, backends={name: as_dicts(servers) for name, servers in haproxy.backends().items()})
-    servers = as_dicts(haproxy.servers(backend))
+    servers = as_dicts(HAProxyPool(backend, haproxy=haproxy).snapshot())
     return dict(changed=False, servers=servers, backends={backend: servers})

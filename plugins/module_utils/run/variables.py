@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
@@ -194,6 +194,21 @@ def check_colours(blue_group: str, green_group: str, play_hosts: Iterable[str],
         problems.append("deploy_blue_group %s and deploy_green_group %s share %s: expected two disjoint groups"
                         % (shown(blue_group), shown(green_group), ", ".join(both)))
     return problems
+
+
+def check_lb_hosts(lb_hosts: Sequence[str], provider: str, inventory_hosts: Iterable[str]) -> List[str]:
+    """The LB hosts must be hosts of the inventory (or the controller, localhost), at least one where there is an LB."""
+    if provider == "none":
+        return []
+    if not lb_hosts:
+        return ["deploy_lb_hosts is empty: expected the inventory hosts of the load balancer (group lb by default), "
+                "or deploy_lb_provider=none"]
+    known = set(inventory_hosts) | {"localhost"}
+    unknown = [host for host in lb_hosts if host not in known]
+    if unknown:
+        return ["deploy_lb_hosts %s: %s %s not in the inventory; expected inventory hosts of the load balancer"
+                % (shown(list(lb_hosts)), ", ".join(unknown), "is" if len(unknown) == 1 else "are")]
+    return []
 
 
 def undefined_name(text: str) -> Optional[str]:

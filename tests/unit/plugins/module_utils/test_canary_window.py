@@ -18,13 +18,12 @@ from ansible_collections.lastmile.deploy.plugins.module_utils.canary.analysis im
 from ansible_collections.lastmile.deploy.plugins.module_utils.canary.window import (
     WindowError,
     check_urls,
-    counters_from_stat,
     observe,
     probe_url,
-    read_counters,
     select_groups,
 )
-from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.runtime import HAProxy, HAProxyError
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.pool import HAProxyPool, counters_from_stat
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.runtime import HAProxyError
 from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.state import Server, parse_stat
 from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures.haproxy_lab import HAPROXY_BIN, HAProxyLab
 from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.http_servers import LocalServer, closed_port_url
@@ -165,7 +164,7 @@ def lab():
 @needs_haproxy
 def test_window_sees_the_traffic_sent_in_it_and_probes_on_schedule(lab):
     lab.reset()
-    haproxy = HAProxy(lab.admin_socket)
+    pool = HAProxyPool("app", lab.admin_socket)
     seen = []
 
     def fake_probe(url, timeout):
@@ -193,7 +192,7 @@ def test_window_sees_the_traffic_sent_in_it_and_probes_on_schedule(lab):
         # machine): only the window's share may show up.
         loader.start()
         sent_more_than(0)
-        window = observe(haproxy, "app", ["web1", "web2"], 1.0, canary_urls=["http://c/"],
+        window = observe(pool, ["web1", "web2"], 1.0, canary_urls=["http://c/"],
                          stable_urls=["http://s1/", "http://s2/"], probe_interval=0.1, probe_timeout=0.5,
                          probe=fake_probe)
         sent_more_than(len(sent))
@@ -213,18 +212,18 @@ def test_window_sees_the_traffic_sent_in_it_and_probes_on_schedule(lab):
 @needs_haproxy
 def test_window_without_urls_has_no_probes_and_rejects_bad_timing(lab):
     lab.reset()
-    haproxy = HAProxy(lab.admin_socket)
-    window = observe(haproxy, "app", ["web1"], 0.2)
+    pool = HAProxyPool("app", lab.admin_socket)
+    window = observe(pool, ["web1"], 0.2)
     assert (window.canary_probes, window.stable_probes) == (None, None)
     assert window.before["web1"] == window.after["web1"]
     with pytest.raises(WindowError, match="probe_interval is 0; expected a number of seconds > 0"):
-        observe(haproxy, "app", ["web1"], 1.0, canary_urls=["http://c/"], probe_interval=0)
+        observe(pool, ["web1"], 1.0, canary_urls=["http://c/"], probe_interval=0)
 
 
 @needs_haproxy
-def test_read_counters_names_servers_that_are_gone(lab):
+def test_the_counters_name_servers_that_are_gone(lab):
     with pytest.raises(HAProxyError) as error:
-        read_counters(HAProxy(lab.admin_socket), "app", ["web1", "ghost"])
+        HAProxyPool("app", lab.admin_socket).counters(["web1", "ghost"])
     assert str(error.value) == "server 'ghost' no longer in backend 'app' of HAProxy at %s; was HAProxy reloaded?" % (
         lab.admin_socket)
 

@@ -94,3 +94,45 @@ def test_what_a_dead_run_read_before_it_changed_anything_wins_and_names_what_it_
 def test_a_server_the_dead_run_left_as_it_found_it_is_not_left_out():
     state = lb_state(SERVERS, [{"web1": SERVERS["web1"]}], NAMES)
     assert state["left_out"] == []
+
+
+def each_lb(**readings):
+    """The registered result of reading each LB host in a loop."""
+    return {"results": [dict(reading, traffic_lb=lb, ansible_loop_var="traffic_lb") for lb, reading in readings.items()]}
+
+
+def test_several_lb_hosts_that_agree_start_from_one_state_up_only_where_every_one_sees_it_up():
+    lb2 = dict(SERVERS, web3={"admin": "ready", "weight": 100, "up": False})
+    state = start("shop", HOSTS, {}, NAMES, each_lb(lb1={"servers": SERVERS}, lb2={"servers": lb2}), "shop")
+    assert state["before"] == lb2
+    assert state["left_out"] == []
+
+
+def test_lb_hosts_that_disagree_on_a_weight_stop_the_run_naming_both():
+    lb2 = dict(SERVERS, web2={"admin": "drain", "weight": 0, "up": True})
+    with pytest.raises(RunStartError) as raised:
+        start("shop", HOSTS, {}, NAMES, each_lb(lb1={"servers": SERVERS}, lb2={"servers": lb2}), "shop")
+    assert str(raised.value).startswith(
+        'The load balancers disagree, nothing was changed: server "web2" is ready/100 on lb1 but drain/0 on lb2')
+
+
+def test_each_lb_host_that_cannot_be_read_or_lacks_a_server_is_named():
+    with pytest.raises(RunStartError, match=r"could not be read, nothing was changed: lb2: Failed to connect$"):
+        start("shop", HOSTS, {}, NAMES, each_lb(lb1={"servers": SERVERS},
+                                                lb2={"msg": "Failed to connect\nmore", "unreachable": True}), "shop")
+    partial = {name: server for name, server in SERVERS.items() if name != "web3"}
+    with pytest.raises(RunStartError, match=r'web3: server "web3" is not in HAProxy backend "shop" on lb2 '):
+        start("shop", HOSTS, {}, NAMES, each_lb(lb1={"servers": SERVERS}, lb2={"servers": partial}), "shop")
+
+
+def test_no_lb_host_at_all_is_an_error():
+    with pytest.raises(RunStartError, match="No load balancer host was read"):
+        start("shop", HOSTS, {}, NAMES, {"results": []}, "shop")
+
+
+def test_a_dead_run_that_drained_a_server_on_one_lb_host_only_left_it_out_and_is_not_a_disagreement():
+    lb2 = dict(SERVERS, web1={"admin": "drain", "weight": 100, "up": True})
+    locks = {"web1": dict(TAKEN, inherited={"lb_before": {"web1": SERVERS["web1"]}})}
+    state = start("shop", HOSTS, locks, NAMES, each_lb(lb1={"servers": SERVERS}, lb2={"servers": lb2}), "shop")
+    assert state["before"] == SERVERS
+    assert state["left_out"] == ["web1"]

@@ -1,0 +1,120 @@
+# Copyright: (c) 2026, lastmile.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Two HAProxy hosts in group lb (lb1, lb2), each with its own admin socket set in its own host variables:
+every drain, weight and restore goes to both, under load through both front doors."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+import pytest
+import yaml
+from conftest import host_state
+from helpers import deploy, ensure
+
+from fleet.haproxy import HAProxy, runtime_command
+from fleet.load import LoadGenerator
+from fleet.procs import free_port
+
+FLEET_HOSTS = 3
+
+
+@pytest.fixture(scope="module")
+def lb2(fleet):
+    """A second HAProxy in front of the same servers, and an inventory that puts it in group lb."""
+    haproxy = HAProxy(os.path.join(fleet.workdir, "lb2"), [(h.name, h.address, h.port) for h in fleet.hosts], free_port())
+    haproxy.start()
+    try:
+        yield haproxy
+    finally:
+        haproxy.stop()
+
+
+def lb_inventory(path, **lb_hosts):
+    """An inventory adding ``lb_hosts`` (name -> admin socket) to group lb."""
+    hosts = {name: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                    "deploy_haproxy_socket": socket} for name, socket in lb_hosts.items()}
+    path.write_text(yaml.safe_dump({"lb": {"hosts": hosts}}))
+    return ("-i", str(path))
+
+
+def view(haproxy):
+    return {name: (s["admin"], s["weight"]) for name, s in haproxy.server_states().items()}
+
+
+def delegated(run, lb_host):
+    """The task results sent to ``lb_host`` (loop items of tasks delegated to it)."""
+    return re.findall(r"^(?:ok|changed): \[\w+ -> %s\] => \(item=%s[^)]*\)" % (lb_host, lb_host), run.output, re.M)
+
+
+def test_a_rolling_deployment_at_its_defaults_drains_and_restores_on_every_lb_host(fleet, lb2, tmp_path):
+    ensure(fleet, "v1")
+    lb2.wait_servers("UP")
+    before = {"lb1": view(fleet.haproxy), "lb2": view(lb2)}
+    with fleet.load() as load1, LoadGenerator(lb2.frontend_url, concurrency=2, pause=0.02) as load2:
+        run = deploy(fleet, "v2", args=lb_inventory(tmp_path / "lb2.yml", lb2=lb2.socket))
+    assert run.rc == 0, run.output[-3000:]
+    assert fleet.versions() == {h.name: "v2" for h in fleet.hosts}
+    # every host drained and given back on each LB host: 3 batches, a drain and a restore each
+    drains = [line for line in delegated(run, "lb2") if line.startswith("changed")]
+    assert len(drains) >= 2 * FLEET_HOSTS, run.output[-3000:]
+    assert {"lb1": view(fleet.haproxy), "lb2": view(lb2)} == before
+    for report in (load1.snapshot(), load2.snapshot()):
+        assert report.failed == 0 and report.ok > 0, report.summary()
+
+
+def test_a_failed_release_gives_every_lb_host_back_its_state(fleet, lb2, tmp_path):
+    ensure(fleet, "v1")
+    lb2.wait_servers("UP")
+    before = {"lb1": view(fleet.haproxy), "lb2": view(lb2)}
+    run = deploy(fleet, "v3", mode="unhealthy", args=lb_inventory(tmp_path / "lb2.yml", lb2=lb2.socket),
+                 deploy_health_timeout=3)
+    assert run.rc != 0
+    assert "rolled back" in run.output, run.output[-3000:]
+    assert fleet.versions() == {h.name: "v1" for h in fleet.hosts}
+    fleet.wait_lb(status="UP")
+    lb2.wait_servers("UP")
+    assert {"lb1": view(fleet.haproxy), "lb2": view(lb2)} == before
+
+
+def test_lb_hosts_that_disagree_stop_the_run_before_any_change(fleet, lb2, tmp_path):
+    ensure(fleet, "v1")
+    server = fleet.hosts[1].name
+    runtime_command(lb2.socket, "set weight sample/%s 50" % server)
+    try:
+        before = host_state(fleet)
+        run = deploy(fleet, "v4", args=lb_inventory(tmp_path / "lb2.yml", lb2=lb2.socket))
+        assert run.rc != 0
+        assert ('The load balancers disagree, nothing was changed: server "%s" is ready/100 on lb1 but ready/50 on lb2'
+                % server) in run.output, run.output[-3000:]
+        assert host_state(fleet) == before
+        assert view(lb2)[server] == ("ready", 50)
+    finally:
+        runtime_command(lb2.socket, "set weight sample/%s 100" % server)
+
+
+def test_an_lb_host_that_cannot_be_read_or_is_not_in_the_inventory_is_named_and_nothing_changes(fleet, lb2, tmp_path):
+    ensure(fleet, "v1")
+    before = host_state(fleet)
+    missing = str(tmp_path / "no-such.sock")
+    run = deploy(fleet, "v5", args=lb_inventory(tmp_path / "lb3.yml", lb3=missing))
+    assert run.rc != 0
+    assert "The load balancer could not be read, nothing was changed: lb3: " in run.output, run.output[-3000:]
+    assert missing in run.output
+    typo = deploy(fleet, "v5", deploy_lb_hosts=["lb1", "lb-1"])
+    assert typo.rc != 0
+    assert "deploy_lb_hosts ['lb1', 'lb-1']: lb-1 is not in the inventory" in typo.output, typo.output[-3000:]
+    assert host_state(fleet) == before
+
+
+def test_the_deprecated_deploy_lb_host_still_names_the_one_lb_host_and_says_so(fleet, lb2, tmp_path):
+    ensure(fleet, "v1")
+    lb2_before = view(lb2)
+    run = deploy(fleet, "v6", args=lb_inventory(tmp_path / "lb2.yml", lb2=lb2.socket), deploy_lb_host="lb1")
+    assert run.rc == 0, run.output[-3000:]
+    assert "deploy_lb_host is deprecated: use deploy_lb_hosts instead" in " ".join(run.output.split())
+    assert fleet.versions() == {h.name: "v6" for h in fleet.hosts}
+    assert delegated(run, "lb2") == [] and delegated(run, "lb1")
+    assert view(lb2) == lb2_before
