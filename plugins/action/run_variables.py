@@ -32,6 +32,7 @@ from ansible_collections.lastmile.deploy.plugins.module_utils.run.spec import ro
 from ansible_collections.lastmile.deploy.plugins.module_utils.run.variables import (
     check_colours,
     check_lb_hosts,
+    resolve_hooks,
     check_given_types,
     check_values,
     shown,
@@ -46,7 +47,7 @@ _TYPE_ERROR = re.compile(r"argument '([^']+)' is of type .+? and we were unable 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
-    _VALID_ARGS = frozenset(("roles",))
+    _VALID_ARGS = frozenset(("roles", "hooks"))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -73,6 +74,10 @@ class ActionModule(ActionBase):
         if "deploy_lb_hosts" in validated and not spec_problems:
             problems += check_lb_hosts(validated["deploy_lb_hosts"], validated.get("deploy_lb_provider", "haproxy"),
                                        (task_vars.get("groups") or {}).get("all") or [])
+        if "hooks" in self._task.args:
+            hooks, hook_problems = resolve_hooks(self._task.args["hooks"], os.getcwd())
+            problems += hook_problems
+            result["hooks"] = hooks
         for name in sorted(spec):
             replaced = (source["options"].get(name) or {}).get("deprecated")
             if replaced and name in task_vars:

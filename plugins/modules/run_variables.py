@@ -20,7 +20,9 @@ description:
     C(meta/variables.yml) (from which the roles' argument specifications are generated), and the form of the values a
     run parses later (C(deploy_version), C(deploy_batch), C(deploy_canary_steps), C(deploy_checksum),
     C(deploy_artifact), C(deploy_health_url)); with the V(blue_green) role, that the colour groups hold hosts of the
-    play and are disjoint.
+    play and are disjoint; that each host of C(deploy_lb_hosts) is in the inventory; and, given O(hooks), that each of its
+    phases is known and each of its task files exists.
+  - Warns when the run sets a deprecated variable, naming the one to use instead.
   - Each problem names the variable, its value (never the value of a secret) and what was expected.
   - Runs on the controller only, as an action; it reads nothing on the host.
 author:
@@ -59,6 +61,11 @@ options:
     type: list
     elements: str
     required: true
+  hooks:
+    description:
+      - The run's C(deploy_hooks), phase to a list of task files, checked and returned with absolute paths (RV(hooks)).
+    type: raw
+    version_added: 0.4.0
 seealso:
   - name: ansible.builtin.validate_argument_spec
     description: Validates values a play sets against an argument specification, without role defaults.
@@ -84,4 +91,11 @@ checked:
   type: list
   elements: str
   sample: [deploy_app, deploy_batch, deploy_health_url, deploy_version]
+hooks:
+  description:
+    - O(hooks) with each task file's absolute path (a relative one is read from the directory
+      C(ansible-playbook) runs in); empty when a phase, a list or a file is wrong (see RV(problems)).
+  returned: when O(hooks) is given
+  type: dict
+  sample: {once_before_switch: [/srv/deploy/hooks/migrate.yml]}
 """

@@ -10,8 +10,9 @@ never shown (see ``shown``).
 from __future__ import annotations
 
 import math
+import os
 import re
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
@@ -209,6 +210,35 @@ def check_lb_hosts(lb_hosts: Sequence[str], provider: str, inventory_hosts: Iter
         return ["deploy_lb_hosts %s: %s %s not in the inventory; expected inventory hosts of the load balancer"
                 % (shown(list(lb_hosts)), ", ".join(unknown), "is" if len(unknown) == 1 else "are")]
     return []
+
+
+HOOK_PHASES = ("after_stage", "once_before_switch", "before_switch", "after_switch", "after_verify", "once_after",
+               "on_rollback")
+
+
+def resolve_hooks(hooks: Any, base: str) -> Tuple[Dict[str, List[str]], List[str]]:
+    """deploy_hooks with each file's absolute path (relative ones from ``base``), and what is wrong with it:
+    a phase that is not one of HOOK_PHASES, a list that is not a list of paths, a file that is not there."""
+    if hooks is None or hooks == {}:
+        return {}, []
+    if not isinstance(hooks, Mapping):
+        return {}, ["deploy_hooks %s: expected a mapping of phase to a list of task files" % shown(hooks)]
+    resolved: Dict[str, List[str]] = {}
+    problems = []
+    for phase, files in hooks.items():
+        if phase not in HOOK_PHASES:
+            problems.append("deploy_hooks: %s is not a phase; expected one of %s" % (shown(phase), ", ".join(HOOK_PHASES)))
+            continue
+        if isinstance(files, str):
+            files = [files]
+        if not isinstance(files, list) or not all(isinstance(path, str) and path for path in files):
+            problems.append("deploy_hooks.%s %s: expected a list of task file paths" % (phase, shown(files)))
+            continue
+        resolved[phase] = [os.path.normpath(os.path.join(base, os.path.expanduser(path))) for path in files]
+        for path, found in zip(files, resolved[phase]):
+            if not os.path.isfile(found):
+                problems.append("deploy_hooks.%s: task file %s not found (looked for %s)" % (phase, shown(path), found))
+    return ({phase: files for phase, files in resolved.items() if files} if not problems else {}), problems
 
 
 def undefined_name(text: str) -> Optional[str]:

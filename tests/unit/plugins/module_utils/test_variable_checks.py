@@ -11,9 +11,12 @@ from hypothesis import strategies as st
 from ansible_collections.lastmile.deploy.plugins.module_utils.run.messages import group_by_message, hosts_text
 from ansible_collections.lastmile.deploy.plugins.module_utils.run.variables import (
     HIDDEN,
+    HOOK_PHASES,
     check_colours,
+    check_lb_hosts,
     check_given_types,
     check_values,
+    resolve_hooks,
     shown,
     undefined_name,
 )
@@ -115,3 +118,37 @@ def test_values_of_another_type_than_the_roles_use_are_named(name, kind, value, 
     assert list(problems) == [name] and expected in problems[name]
     assert check_given_types({name: {"list": [1], "dict": {"a": 1}, "str": "1.0", "path": "/opt"}[kind]},
                              {name: {"type": kind}}) == {}
+
+
+def test_lb_hosts_must_be_in_the_inventory_and_not_empty():
+    assert check_lb_hosts(["lb1", "lb2"], "haproxy", ["app1", "lb1", "lb2"]) == []
+    assert check_lb_hosts(["localhost"], "haproxy", ["app1"]) == []
+    assert check_lb_hosts([], "none", []) == []
+    assert check_lb_hosts(["lb1", "lb-1", "lb_2"], "haproxy", ["lb1"]) == [
+        "deploy_lb_hosts ['lb1', 'lb-1', 'lb_2']: lb-1, lb_2 are not in the inventory; expected inventory hosts of the "
+        "load balancer"]
+    assert check_lb_hosts([], "haproxy", ["lb1"])[0].startswith("deploy_lb_hosts is empty")
+
+
+def test_hooks_resolve_to_absolute_paths_from_the_run_directory(tmp_path):
+    (tmp_path / "hooks").mkdir()
+    (tmp_path / "hooks" / "migrate.yml").write_text("---\n[]\n")
+    absolute = tmp_path / "smoke.yml"
+    absolute.write_text("---\n[]\n")
+    hooks, problems = resolve_hooks({"once_before_switch": "hooks/migrate.yml", "once_after": [str(absolute)],
+                                     "after_verify": []}, str(tmp_path))
+    assert problems == []
+    assert hooks == {"once_before_switch": [str(tmp_path / "hooks" / "migrate.yml")], "once_after": [str(absolute)]}
+    assert resolve_hooks({}, str(tmp_path)) == ({}, []) and resolve_hooks(None, str(tmp_path)) == ({}, [])
+
+
+def test_bad_hooks_are_named_and_give_no_hooks(tmp_path):
+    hooks, problems = resolve_hooks({"before_swich": ["a.yml"], "after_switch": "missing.yml", "on_rollback": [3]},
+                                    str(tmp_path))
+    assert hooks == {}
+    assert problems == [
+        "deploy_hooks: 'before_swich' is not a phase; expected one of %s" % ", ".join(HOOK_PHASES),
+        "deploy_hooks.after_switch: task file 'missing.yml' not found (looked for %s)" % (tmp_path / "missing.yml"),
+        "deploy_hooks.on_rollback [3]: expected a list of task file paths"]
+    assert resolve_hooks(["a.yml"], str(tmp_path))[1] == [
+        "deploy_hooks ['a.yml']: expected a mapping of phase to a list of task files"]
