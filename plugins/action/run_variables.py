@@ -59,7 +59,8 @@ class ActionModule(ActionBase):
             return dict(result, failed=True, msg="roles %s: expected a list of roles of lastmile.deploy (%s), each "
                         "optionally with ':<entry point>'" % (shown(roles), ", ".join(known)))
         spec = self._options(source, roles)
-        values, problems = self._resolve(spec, role_defaults(source), task_vars)
+        defaults_of = role_defaults(source)
+        values, problems = self._resolve(spec, defaults_of, task_vars)
         # the roles use each value as given, not as their argument spec would convert it
         given = check_given_types(values, spec)
         problems += list(given.values())
@@ -72,8 +73,7 @@ class ActionModule(ActionBase):
             problems += check_colours(validated.get("deploy_blue_group", "blue"), validated.get("deploy_green_group", "green"),
                                       task_vars.get("ansible_play_hosts") or [], task_vars.get("groups") or {})
         if "deploy_lb_hosts" in validated and not spec_problems:
-            problems += check_lb_hosts(validated["deploy_lb_hosts"], validated.get("deploy_lb_provider", "haproxy"),
-                                       (task_vars.get("groups") or {}).get("all") or [])
+            problems += self._lb_host_problems(validated, task_vars, defaults_of["deploy_lb_hosts"])
         if "hooks" in self._task.args:
             hooks, hook_problems = resolve_hooks(self._task.args["hooks"], os.getcwd())
             problems += hook_problems
@@ -87,6 +87,17 @@ class ActionModule(ActionBase):
         if problems:
             result.update(failed=True, msg="; ".join(problems))
         return result
+
+    @staticmethod
+    def _lb_host_problems(validated: Dict[str, Any], task_vars: Dict[str, Any], default: Any) -> List[str]:
+        """The LB hosts are inventory hosts, and the run sets deploy_lb_hosts or its deprecated form, not both (the
+        task sees the role default of deploy_lb_hosts when nobody sets it)."""
+        problems = check_lb_hosts(validated["deploy_lb_hosts"], validated.get("deploy_lb_provider", "haproxy"),
+                                  (task_vars.get("groups") or {}).get("all") or [])
+        if "deploy_lb_host" in task_vars and str(task_vars.get("deploy_lb_hosts", default)) != str(default):
+            problems.append("deploy_lb_host and deploy_lb_hosts are both set: set deploy_lb_hosts only "
+                            "(deploy_lb_host is its deprecated single-host form)")
+        return problems
 
     @staticmethod
     def _options(source: Dict[str, Any], roles: List[str]) -> Dict[str, Dict[str, Any]]:

@@ -30,3 +30,23 @@ def test_one_failed_host_of_the_idle_colour_keeps_the_traffic_on_the_live_colour
     assert fleet.versions() == {host.name: "v1" for host in fleet.hosts}
     fleet.wait_lb(status="UP")
     assert lb_view(fleet) == before
+
+
+def test_a_hook_failing_on_one_host_of_the_idle_colour_keeps_the_traffic_on_the_live_colour(fleet, tmp_path):
+    blue, green = [fleet.hosts[0].name], [h.name for h in fleet.hosts[1:]]
+    colours = tmp_path / "colours.yml"
+    colours.write_text("blue:\n  hosts:\n    %s: {}\ngreen:\n  hosts:\n" % blue[0] + "".join("    %s: {}\n" % h for h in green))
+    hook = tmp_path / "hook.yml"
+    hook.write_text("- name: Refuse on one host\n  ansible.builtin.fail:\n    msg: not this one\n"
+                    "  when: inventory_hostname == '%s'\n" % green[1])
+    ensure(fleet, "v1")
+    before = lb_view(fleet)
+    run = deploy(fleet, "v3", args=("-i", str(colours)), deploy_strategy="blue_green",
+                 deploy_hooks={"after_switch": [str(hook)]})
+    assert run.rc != 0
+    assert "after_switch hook, task 'Refuse on one host': not this one" in run.output, run.output[-3000:]
+    shifts = [part.split("\nTASK [", 1)[0] for part in run.output.split(SHIFT_TASK)[1:]]
+    assert not any("changed: [" in part for part in shifts), shifts
+    assert fleet.versions() == {host.name: "v1" for host in fleet.hosts}
+    fleet.wait_lb(status="UP")
+    assert lb_view(fleet) == before

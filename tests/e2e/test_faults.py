@@ -62,20 +62,17 @@ def test_host_dying_mid_rollout_stops_it_and_puts_the_others_back(fleet):
     fleet.wait_lb(status="UP")
 
 
-def test_host_unreachable_mid_rollout_stops_it_and_gives_its_server_back(fleet):
-    ensure(fleet, "v1")
-    before = lb_view(fleet)
-    victim = fleet.hosts[1]
-    lock = Path(victim.root) / ".lastmile" / "lock.json"
+def run_cutting_off(fleet, victim, when, **extra):
+    """Deploy v2 with ``victim`` reached over SSH, and cut it off (sshd and its sessions gone) at the first output
+    line for which ``when(task, line)`` holds; the run and whether it was cut."""
     server = SSHServer([victim.address])
     seen = {"task": "", "cut": False}
 
-    def cut_the_victim_off_once_drained(line):
+    def cut_the_victim_off(line):
         if line.startswith("TASK ["):
             seen["task"] = line
-        elif (not seen["cut"] and "Drain the batch" in seen["task"]
-              and line.startswith("changed: [%s " % victim.name)):
-            server.stop(remove_workdir=False)  # sshd and its sessions gone: the host stops answering
+        if not seen["cut"] and when(seen["task"], line):
+            server.stop(remove_workdir=False)
             seen["cut"] = True
 
     artifact = fleet.build_release("v2")
@@ -85,11 +82,24 @@ def test_host_unreachable_mid_rollout_stops_it_and_gives_its_server_back(fleet):
         fleet.write_inventory(transport=lambda name, address: (
             server.host_vars(name, address) if name == victim.name else local_connection(name, address)))
         run = run_playbook(fleet, "deploy", {**FAST, "deploy_version": "v2", "deploy_artifact": str(artifact.path),
-                                             "deploy_checksum": artifact.checksum}, on_line=cut_the_victim_off_once_drained)
+                                             "deploy_checksum": artifact.checksum, **extra}, on_line=cut_the_victim_off)
     finally:
         server.stop()
         fleet.write_inventory()
-    assert seen["cut"], "the victim's batch never started"
+    assert seen["cut"], "the victim was never cut off"
+    return run
+
+
+def drained(victim):
+    return lambda task, line: "Drain the batch" in task and line.startswith("changed: [%s " % victim.name)
+
+
+def test_host_unreachable_mid_rollout_stops_it_and_gives_its_server_back(fleet):
+    ensure(fleet, "v1")
+    before = lb_view(fleet)
+    victim = fleet.hosts[1]
+    lock = Path(victim.root) / ".lastmile" / "lock.json"
+    run = run_cutting_off(fleet, victim, drained(victim))
     assert run.rc != 0
     assert "UNREACHABLE" in run.output
     assert f"Cause: {victim.name}: dropped out of the run (unreachable)" in run.output, run.output[-3000:]
@@ -101,6 +111,38 @@ def test_host_unreachable_mid_rollout_stops_it_and_gives_its_server_back(fleet):
     assert lb_view(fleet) == before
     assert lock.exists(), "an unreachable host cannot give its lock back"
     lock.unlink()
+
+
+def test_host_unreachable_when_recreate_stops_the_fleet_switches_no_host(fleet):
+    ensure(fleet, "v1")
+    before = lb_view(fleet)
+    victim = fleet.hosts[1]
+    run = run_cutting_off(fleet, victim, drained(victim), deploy_strategy="recreate")
+    assert run.rc != 0
+    assert f"{victim.name}: dropped out of the run (unreachable)" in run.output, run.output[-3000:]
+    # the host that stopped was started again on v1
+    assert [h.current_target() for h in fleet.hosts] == ["releases/v1", "releases/v1"]
+    assert fleet.hosts[0].version() == "v1"
+    fleet_move = run.output.split("PLAY [Recreate the fleet]")[1].split("\nPLAY [")[0]
+    # the switch never ran, or switched no host
+    switches = [part.split("TASK [")[0] for part in fleet_move.split("Switch current and restart the service")[1:]]
+    assert not any("changed:" in part for part in switches), fleet_move
+    fleet.wait_lb(status="UP")
+    assert lb_view(fleet) == before
+    (Path(victim.root) / ".lastmile" / "lock.json").unlink()
+
+
+def test_host_unreachable_while_staging_stops_the_run_before_any_switch(fleet):
+    ensure(fleet, "v1")
+    before = lb_view(fleet)
+    victim = fleet.hosts[1]
+    run = run_cutting_off(fleet, victim, lambda task, line: line.startswith("TASK [") and "Send the verified artifact" in line)
+    assert run.rc != 0
+    assert f"failed, nothing was switched: {victim.name}: dropped out of the run (unreachable)" in \
+        " ".join(run.output.split()), run.output[-3000:]
+    assert [h.current_target() for h in fleet.hosts] == ["releases/v1", "releases/v1"]
+    assert lb_view(fleet) == before
+    (Path(victim.root) / ".lastmile" / "lock.json").unlink()
 
 
 def test_haproxy_reload_mid_canary_keeps_the_weights_and_aborts_safely(fleet):

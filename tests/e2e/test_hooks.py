@@ -87,7 +87,7 @@ def test_a_failing_once_after_hook_rolls_every_host_back_and_runs_on_rollback(fl
     before = lb_view(fleet)
     run = deploy(fleet, "v3", deploy_hooks={"once_after": [hooks["fail"]], "on_rollback": [hooks["record"]]})
     assert run.rc != 0
-    assert "Fail on purpose (release v3): hook says no at once_after" in run.output, run.output[-3000:]
+    assert "once_after hook, task 'Fail on purpose': hook says no at once_after" in run.output, run.output[-3000:]
     assert "was rolled back" in run.output
     assert fleet.versions() == {h.name: "v1" for h in fleet.hosts}
     seen = lines(hooks["log"])
@@ -103,7 +103,8 @@ def test_a_failing_once_before_switch_hook_switches_nothing(fleet, hooks):
     before = lb_view(fleet)
     run = deploy(fleet, "v4", deploy_hooks={"once_before_switch": [hooks["fail"]], "before_switch": [hooks["record"]]})
     assert run.rc != 0
-    assert "hook says no at once_before_switch" in run.output, run.output[-3000:]
+    assert "once_before_switch hook, task 'Fail on purpose': hook says no at once_before_switch" in run.output, \
+        run.output[-3000:]
     assert fleet.versions() == {h.name: "v1" for h in fleet.hosts}
     assert lines(hooks["log"]) == []  # no host moved, so no before_switch
     assert lb_view(fleet) == before
@@ -127,3 +128,21 @@ def test_without_hooks_no_hook_task_runs(fleet):
     assert "Run the hooks of this phase" not in run.output and "Run no hook" not in run.output
     assert "PLAY [Roll out batch by batch, with hooks]" in run.output  # present, and skipped: no hosts matched
     assert "changed: [" in run.output.split("PLAY [Roll out batch by batch]")[1].split("PLAY [")[0]
+
+
+def test_a_before_switch_hook_failing_on_one_host_of_recreate_switches_no_host(fleet, tmp_path):
+    ensure(fleet, "v1")
+    before = lb_view(fleet)
+    victim = fleet.hosts[1].name
+    hook = tmp_path / "refuse.yml"
+    hook.write_text(FAIL.replace("- name: Fail on purpose\n", "- name: Fail on purpose\n  when: inventory_hostname == '%s'\n" % victim))
+    run = deploy(fleet, "v7", deploy_strategy="recreate", deploy_hooks={"before_switch": [str(hook)]})
+    assert run.rc != 0
+    assert "before_switch hook, task 'Fail on purpose': hook says no at before_switch" in run.output, run.output[-3000:]
+    fleet_move = run.output.split("PLAY [Recreate the fleet, with hooks]")[1].split("\nPLAY [")[0]
+    # the switch never ran, or switched no host
+    switches = [part.split("TASK [")[0] for part in fleet_move.split("Switch current and restart the service")[1:]]
+    assert not any("changed:" in part for part in switches), fleet_move
+    assert fleet.versions() == {h.name: "v1" for h in fleet.hosts}
+    fleet.wait_lb(status="UP")
+    assert lb_view(fleet) == before

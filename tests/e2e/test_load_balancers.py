@@ -118,3 +118,12 @@ def test_the_deprecated_deploy_lb_host_still_names_the_one_lb_host_and_says_so(f
     assert fleet.versions() == {h.name: "v6" for h in fleet.hosts}
     assert delegated(run, "lb2") == [] and delegated(run, "lb1")
     assert view(lb2) == lb2_before
+
+
+def test_deploy_lb_host_and_deploy_lb_hosts_together_are_refused(fleet, lb2, tmp_path):
+    ensure(fleet, "v1")
+    before = host_state(fleet)
+    run = deploy(fleet, "v7", deploy_lb_host="lb1", deploy_lb_hosts=["lb1"])
+    assert run.rc != 0
+    assert "deploy_lb_host and deploy_lb_hosts are both set: set deploy_lb_hosts only" in run.output, run.output[-3000:]
+    assert host_state(fleet) == before

@@ -24,10 +24,10 @@ import math
 from typing import Dict, List, Optional, Sequence
 
 from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
+from ansible_collections.lastmile.deploy.plugins.module_utils.gate import FAIL, INCONCLUSIVE, PASS
 from ansible_collections.lastmile.deploy.plugins.module_utils.lb.pool import STATUS_CLASSES, Counters
 from ansible_collections.lastmile.deploy.plugins.module_utils.stats import nearest_rank
 
-PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 WINDOW, BASELINE = "window", "baseline"
 
 

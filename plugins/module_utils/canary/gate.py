@@ -13,8 +13,6 @@ from typing import Optional
 
 from ansible_collections.lastmile.deploy.plugins.module_utils.canary.analysis import (
     BASELINE,
-    FAIL,
-    INCONCLUSIVE,
     AnalysisError,
     Baseline,
     Thresholds,
@@ -29,10 +27,11 @@ from ansible_collections.lastmile.deploy.plugins.module_utils.canary.window impo
     select_groups,
 )
 from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
+from ansible_collections.lastmile.deploy.plugins.module_utils.gate import FAIL, INCONCLUSIVE, Gate, Verdict
 from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.pool import HAProxyPool
 from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.runtime import DEFAULT_SOCKET, HAProxyError
 
-__all__ = ["ARGUMENT_SPEC", "FELL_BACK", "StepFailed", "judge_step"]
+__all__ = ["ARGUMENT_SPEC", "FELL_BACK", "CounterComparison", "StepFailed", "judge_step"]
 
 THRESHOLDS = [field.name for field in dataclasses.fields(Thresholds)]
 FELL_BACK = "all traffic sent back to the stable servers"
@@ -72,40 +71,47 @@ def checked_options(params: dict) -> tuple:
     return thresholds, baseline_from_dict(params["baseline"]) if params["baseline"] is not None else None
 
 
-def run(params: dict, thresholds: Thresholds, baseline: Optional[Baseline]) -> dict:
-    """Observe the window and judge it; the result holds the verdict and every figure."""
-    pool = HAProxyPool(params["backend"], params["socket"])
-    backend = params["backend"]
-    canary, stable = select_groups(backend, pool.snapshot(), params["canary"], params["stable"],
-                                   stable_may_be_empty=baseline is not None)
-    window = observe(
-        pool, canary + stable, params["interval"],
-        canary_urls=params["canary_urls"], stable_urls=params["stable_urls"],
-        probe_interval=params["probe_interval"], probe_timeout=params["probe_timeout"],
-    )
-    canary_figures = group_figures(canary, window.before, window.after)
-    stable_figures = group_figures(stable, window.before, window.after)
-    canary_probes = probe_figures(window.canary_probes) if window.canary_probes is not None else None
-    stable_probes = probe_figures(window.stable_probes) if window.stable_probes is not None else None
-    analysis = analyse(canary_figures, stable_figures, thresholds, canary_probes, stable_probes, baseline)
-    result = dict(
-        changed=False,
-        verdict=analysis.verdict,
-        reasons=analysis.reasons,
-        window_s=window.window_s,
-        canary=canary_figures.as_dict(),
-        stable=stable_figures.as_dict(),
-        stable_source=analysis.stable_source,
-    )
-    if analysis.stable_source == BASELINE:
-        result["baseline"] = baseline.as_dict()
-    if canary_probes is not None or stable_probes is not None:
-        result["probes"] = dict(
-            canary=canary_probes.as_dict() if canary_probes else None,
-            stable=stable_probes.as_dict() if stable_probes else None,
-            mann_whitney=analysis.mann_whitney.as_dict() if analysis.mann_whitney else None,
+class CounterComparison(Gate):
+    """The canary gate: the load balancer's counters of the canary servers against the stable ones (or an earlier
+    baseline of them) over one window, with active probes where URLs are given."""
+
+    name = "LB counters"
+
+    def __init__(self, params: dict, thresholds: Thresholds, baseline: Optional[Baseline]) -> None:
+        self.params, self.thresholds, self.baseline = params, thresholds, baseline
+
+    def judge(self) -> Verdict:
+        params, baseline = self.params, self.baseline
+        pool = HAProxyPool(params["backend"], params["socket"])
+        canary, stable = select_groups(params["backend"], pool.snapshot(), params["canary"], params["stable"],
+                                       stable_may_be_empty=baseline is not None)
+        window = observe(
+            pool, canary + stable, params["interval"],
+            canary_urls=params["canary_urls"], stable_urls=params["stable_urls"],
+            probe_interval=params["probe_interval"], probe_timeout=params["probe_timeout"],
         )
-    return result
+        canary_figures = group_figures(canary, window.before, window.after)
+        stable_figures = group_figures(stable, window.before, window.after)
+        canary_probes = probe_figures(window.canary_probes) if window.canary_probes is not None else None
+        stable_probes = probe_figures(window.stable_probes) if window.stable_probes is not None else None
+        analysis = analyse(canary_figures, stable_figures, self.thresholds, canary_probes, stable_probes, baseline)
+        figures = dict(
+            verdict=analysis.verdict,
+            reasons=analysis.reasons,
+            window_s=window.window_s,
+            canary=canary_figures.as_dict(),
+            stable=stable_figures.as_dict(),
+            stable_source=analysis.stable_source,
+        )
+        if analysis.stable_source == BASELINE:
+            figures["baseline"] = baseline.as_dict()
+        if canary_probes is not None or stable_probes is not None:
+            figures["probes"] = dict(
+                canary=canary_probes.as_dict() if canary_probes else None,
+                stable=stable_probes.as_dict() if stable_probes else None,
+                mann_whitney=analysis.mann_whitney.as_dict() if analysis.mann_whitney else None,
+            )
+        return Verdict(self.name, analysis.verdict, analysis.reasons, figures)
 
 
 def judge_step(params: dict, check_mode: bool) -> dict:
@@ -123,9 +129,10 @@ def judge_step(params: dict, check_mode: bool) -> dict:
         # bad options: nothing was read, so nothing is moved either
         raise StepFailed(str(exc), result=dict(changed=False)) from exc
     try:
-        result = run(params, thresholds, baseline)
+        verdict = CounterComparison(params, thresholds, baseline).judge()
     except (HAProxyError, WindowError, AnalysisError) as exc:
         raise failed(str(exc), changed=False) from exc
+    result = dict(verdict.figures, changed=False)
     canary = ", ".join(result["canary"]["servers"])
     if result["stable_source"] == BASELINE:
         label = result["baseline"]["label"]
@@ -133,12 +140,11 @@ def judge_step(params: dict, check_mode: bool) -> dict:
             canary, result["window_s"], " (%s)" % label if label else "")
     else:
         groups = "canary %s vs stable %s over %.1fs" % (canary, ", ".join(result["stable"]["servers"]), result["window_s"])
-    if result["verdict"] == FAIL:
-        raise failed("canary analysis of backend '%s' failed (%s): %s"
-                     % (params["backend"], groups, "; ".join(result["reasons"])), **result)
-    if result["verdict"] == INCONCLUSIVE and params["fail_on_inconclusive"]:
-        raise failed("canary analysis of backend '%s' is inconclusive (%s) and fail_on_inconclusive is set: %s"
-                     % (params["backend"], groups, "; ".join(result["reasons"])), **result)
+    if verdict.blocks(params["fail_on_inconclusive"]):
+        said = "failed" if verdict.outcome == FAIL else "is inconclusive"
+        setting = " and fail_on_inconclusive is set" if verdict.outcome == INCONCLUSIVE else ""
+        raise failed("canary analysis of backend '%s' %s (%s)%s: %s"
+                     % (params["backend"], said, groups, setting, "; ".join(verdict.reasons)), **result)
     return result
 
 

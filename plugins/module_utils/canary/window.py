@@ -11,10 +11,10 @@ import time
 from typing import Callable, Dict, List, Optional, Sequence
 
 from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
-from ansible_collections.lastmile.deploy.plugins.module_utils.canary.analysis import Counters, ProbeSample
+from ansible_collections.lastmile.deploy.plugins.module_utils.canary.analysis import ProbeSample
 from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.state import require_servers
 from ansible_collections.lastmile.deploy.plugins.module_utils.http_client import status_of
-from ansible_collections.lastmile.deploy.plugins.module_utils.lb.pool import Pool
+from ansible_collections.lastmile.deploy.plugins.module_utils.lb.pool import Counters, Pool
 
 
 class WindowError(LastmileError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Dict
 
 from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
+from ansible_collections.lastmile.deploy.plugins.module_utils.gate import FAIL, PASS, Gate, Verdict
 from ansible_collections.lastmile.deploy.plugins.module_utils.http_client import (
     ProbeError,
     WaitResult,
@@ -21,7 +22,7 @@ from ansible_collections.lastmile.deploy.plugins.module_utils.http_client import
 )
 from ansible_collections.lastmile.deploy.plugins.module_utils.stats import evaluate
 
-__all__ = ["ARGUMENT_SPEC", "ProbeError", "Unhealthy", "check_params", "run"]
+__all__ = ["ARGUMENT_SPEC", "HealthProbe", "ProbeError", "Unhealthy", "check_params", "run"]
 
 ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = dict(
     url=dict(type="str", required=True),
@@ -68,40 +69,56 @@ def check_params(params: dict) -> None:
         raise ProbeError("latency_percentile must be between 1 and 100, got %r" % params["latency_percentile"])
 
 
+class HealthProbe(Gate):
+    """The health gate of a host: its health URL answers as expected (within a wait), then a sample of requests
+    stays within the error and latency limits."""
+
+    name = "health probe"
+
+    def __init__(self, params: dict) -> None:
+        check_params(params)
+        self.params = params
+
+    def judge(self) -> Verdict:
+        params = self.params
+        request = dict(
+            expect_status=params["expect_status"],
+            body_regex=params["body_regex"],
+            headers=clean_headers(params["headers"]),
+            validate_certs=params["validate_certs"],
+        )
+        url = params["url"]
+        if params["wait_timeout"] == 0:
+            first = probe(url, params["timeout"], **request)
+            waited = WaitResult(first.ok, 1, 0.0, first)
+        else:
+            waited = wait_healthy(
+                url, params["wait_timeout"], params["interval"], params["consecutive"],
+                request_timeout=params["timeout"], **request
+            )
+        last = waited.last
+        figures = dict(healthy=waited.healthy, attempts=waited.attempts, status=last.status,
+                       latency_ms=last.latency_ms, error=last.error)
+        if not waited.healthy:
+            within = "within %gs" % params["wait_timeout"] if params["wait_timeout"] else "on a single probe"
+            return Verdict(self.name, FAIL, ["%s did not become healthy %s after %d attempt(s): last %s" % (
+                url, within, waited.attempts,
+                last.error or "poll succeeded but fewer than %d in a row" % params["consecutive"])], figures)
+        if params["samples"]:
+            stats = sample(
+                url, params["samples"], params["sample_interval"], request_timeout=params["timeout"], **request
+            )
+            figures["stats"] = stats.as_dict()
+            failures = evaluate(stats, params["max_error_rate"], params["max_latency_ms"], params["latency_percentile"])
+            if failures:
+                return Verdict(self.name, FAIL, failures, figures)
+        return Verdict(self.name, PASS, [], figures)
+
+
 def run(params: dict) -> dict:
     """The task's result; raises Unhealthy, carrying what was seen, when the endpoint fails its gate."""
-    check_params(params)
-    request = dict(
-        expect_status=params["expect_status"],
-        body_regex=params["body_regex"],
-        headers=clean_headers(params["headers"]),
-        validate_certs=params["validate_certs"],
-    )
-    url = params["url"]
-    if params["wait_timeout"] == 0:
-        first = probe(url, params["timeout"], **request)
-        waited = WaitResult(first.ok, 1, 0.0, first)
-    else:
-        waited = wait_healthy(
-            url, params["wait_timeout"], params["interval"], params["consecutive"],
-            request_timeout=params["timeout"], **request
-        )
-    last = waited.last
-    result = dict(
-        changed=False, healthy=waited.healthy, attempts=waited.attempts,
-        status=last.status, latency_ms=last.latency_ms, error=last.error,
-    )
-    if not waited.healthy:
-        within = "within %gs" % params["wait_timeout"] if params["wait_timeout"] else "on a single probe"
-        raise Unhealthy("%s did not become healthy %s after %d attempt(s): last %s" % (
-            url, within, waited.attempts, last.error or "poll succeeded but fewer than %d in a row" % params["consecutive"],
-        ), result=result)
-    if params["samples"]:
-        stats = sample(
-            url, params["samples"], params["sample_interval"], request_timeout=params["timeout"], **request
-        )
-        result["stats"] = stats.as_dict()
-        failures = evaluate(stats, params["max_error_rate"], params["max_latency_ms"], params["latency_percentile"])
-        if failures:
-            raise Unhealthy("; ".join(failures), result=result)
+    verdict = HealthProbe(params).judge()
+    result = dict(verdict.figures, changed=False)
+    if verdict.blocks():
+        raise Unhealthy("; ".join(verdict.reasons), result=result)
     return result

@@ -234,7 +234,7 @@ def resolve_hooks(hooks: Any, base: str) -> Tuple[Dict[str, List[str]], List[str
         if not isinstance(files, list) or not all(isinstance(path, str) and path for path in files):
             problems.append("deploy_hooks.%s %s: expected a list of task file paths" % (phase, shown(files)))
             continue
-        resolved[phase] = [os.path.normpath(os.path.join(base, os.path.expanduser(path))) for path in files]
+        resolved[phase] = [os.path.realpath(os.path.join(base, os.path.expanduser(path))) for path in files]
         for path, found in zip(files, resolved[phase]):
             if not os.path.isfile(found):
                 problems.append("deploy_hooks.%s: task file %s not found (looked for %s)" % (phase, shown(path), found))
