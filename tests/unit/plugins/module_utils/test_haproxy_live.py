@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.pool import HAProxyPool
 from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.runtime import HAProxy, HAProxyError
 from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures.haproxy_lab import HAPROXY_BIN, HAProxyLab, free_port
 
@@ -148,3 +149,20 @@ def test_missing_socket_and_closed_port(lab):
     closed = "127.0.0.1:%d" % free_port()
     with pytest.raises(HAProxyError, match="cannot connect to HAProxy socket %s: .*Connection refused" % closed):
         HAProxy(closed).backends()
+
+
+def test_haproxy_behind_the_interface_drains_previews_and_restores(lab):
+    lab.reset()
+    pool = HAProxyPool("app", lab.admin_socket)
+    before = {name: server.as_dict() for name, server in pool.snapshot().items()}
+    _before, after, would_send = pool.preview({"web1": {"admin": "drain"}})
+    assert would_send == ["set server app/web1 state drain"] and after["web1"].admin == "drain"
+    assert pool.snapshot()["web1"].admin == "ready"
+    servers, sent = pool.drain(["web1"], timeout=5)
+    assert sent == ["set server app/web1 state drain"] and servers["web1"].admin == "drain"
+    servers, sent = pool.restore(before, ["web1"], timeout=10)
+    assert sent == ["set server app/web1 state ready"]
+    assert (servers["web1"].admin, servers["web1"].healthy) == ("ready", True)
+    assert set(pool.counters(["web1", "web2"])) >= {"web1", "web2"}
+    with pytest.raises(HAProxyError, match="server 'ghost' no longer in backend 'app'"):
+        pool.counters(["ghost"])

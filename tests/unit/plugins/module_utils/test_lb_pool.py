@@ -1,21 +1,15 @@
 # Copyright: (c) 2026, lastmile.deploy contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The load-balancer provider interface: the steps every provider shares, on an in-memory pool, and HAProxy behind
-the interface on a real HAProxy."""
+"""The load-balancer provider interface: the steps every provider shares, on an in-memory pool (HAProxy behind the
+interface: test_haproxy_live.py)."""
 
 from __future__ import annotations
 
-import os
 from types import SimpleNamespace
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.pool import HAProxyPool
-from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.runtime import HAProxyError
 from ansible_collections.lastmile.deploy.plugins.module_utils.lb.pool import Pool, changes_to_restore
-from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures.haproxy_lab import HAPROXY_BIN, HAProxyLab
-
-needs_haproxy = pytest.mark.skipif(not os.access(HAPROXY_BIN, os.X_OK), reason="%s is not installed" % HAPROXY_BIN)
 
 
 class MemoryPool(Pool):
@@ -105,28 +99,3 @@ def test_a_provider_must_implement_every_primitive():
 
     with pytest.raises(TypeError, match="abstract"):
         Partial("app")
-
-
-@pytest.fixture(scope="module")
-def lab():
-    lab = HAProxyLab().start()
-    yield lab
-    lab.stop()
-
-
-@needs_haproxy
-def test_haproxy_behind_the_interface_drains_previews_and_restores(lab):
-    lab.reset()
-    pool = HAProxyPool("app", lab.admin_socket)
-    before = {name: server.as_dict() for name, server in pool.snapshot().items()}
-    _before, after, would_send = pool.preview({"web1": {"admin": "drain"}})
-    assert would_send == ["set server app/web1 state drain"] and after["web1"].admin == "drain"
-    assert pool.snapshot()["web1"].admin == "ready"
-    servers, sent = pool.drain(["web1"], timeout=5)
-    assert sent == ["set server app/web1 state drain"] and servers["web1"].admin == "drain"
-    servers, sent = pool.restore(before, ["web1"], timeout=10)
-    assert sent == ["set server app/web1 state ready"]
-    assert (servers["web1"].admin, servers["web1"].healthy) == ("ready", True)
-    assert set(pool.counters(["web1", "web2"])) >= {"web1", "web2"}
-    with pytest.raises(HAProxyError, match="server 'ghost' no longer in backend 'app'"):
-        pool.counters(["ghost"])
