@@ -19,7 +19,6 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.errors import ArgumentTypeError, RequiredError
 from ansible.plugins.action import ActionBase
-from ansible.utils.display import Display
 
 try:  # ansible-core 2.19+ templates only strings trusted as templates; the roles' own files are
     from ansible.template import trust_as_template
@@ -39,7 +38,6 @@ from ansible_collections.lastmile.deploy.plugins.module_utils.run.variables impo
     undefined_name,
 )
 
-display = Display()
 SOURCE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), *SOURCE_PATH)
 _TYPE_ERROR = re.compile(r"argument '([^']+)' is of type .+? and we were unable to convert to (\w+)")
 
@@ -78,11 +76,12 @@ class ActionModule(ActionBase):
             hooks, hook_problems = resolve_hooks(self._task.args["hooks"], os.getcwd())
             problems += hook_problems
             result["hooks"] = hooks
-        for name in sorted(spec):
-            replaced = (source["options"].get(name) or {}).get("deprecated")
-            if replaced and name in task_vars:
-                display.deprecated("%s is deprecated: use %s instead" % (name, replaced["alternative"]),
-                                   version=str(replaced["removed_in"]), collection_name="lastmile.deploy")
+        deprecations = [dict(msg="%s is deprecated: use %s instead" % (name, replaced["alternative"]),
+                             version=str(replaced["removed_in"]), collection_name="lastmile.deploy")
+                        for name, replaced in ((name, (source["options"].get(name) or {}).get("deprecated"))
+                                               for name in sorted(spec)) if replaced and name in task_vars]
+        if deprecations:
+            result["deprecations"] = deprecations
         result.update(changed=False, problems=problems, checked=sorted(values))
         if problems:
             result.update(failed=True, msg="; ".join(problems))

@@ -98,4 +98,4 @@ def test_a_provider_must_implement_every_primitive():
             return {}
 
     with pytest.raises(TypeError, match="abstract"):
-        Partial("app")
+        Partial("app")  # pylint: disable=abstract-class-instantiated
