@@ -54,12 +54,15 @@ def _item(result: Mapping) -> str:
     return str(label)
 
 
+def _failed(item) -> bool:
+    return isinstance(item, Mapping) and bool(item.get("failed") or item.get("unreachable"))
+
+
 def failure_reason(result, default="failed"):
     """The message of a failed result; for a loop, each failed item's after its item."""
     if not isinstance(result, Mapping):
         raise AnsibleFilterError("failure_reason expects a task result (a dict), got %r" % (result,))
-    items = [item for item in result.get("results") or [] if isinstance(item, Mapping)
-             and (item.get("failed") or item.get("unreachable"))]
+    items = [item for item in result.get("results") or [] if _failed(item)]
     if items:
         return "; ".join("%s: %s" % (_item(item), item.get("msg") or default) for item in items)
     return str(result.get("msg") or default)
