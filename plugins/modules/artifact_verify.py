@@ -114,6 +114,8 @@ options:
     type: bool
     default: false
 notes:
+  - On the controller through the local connection, without become or async, the action plugin
+    verifies in its own process instead of starting a module process.
   - The returned RV(checksum) is always the SHA-256 of the file, whatever algorithm verified it,
     so later steps can compare artifacts with one algorithm.
   - "Redirects: the download of O(url) and the fetch of a checksum URL follow up to 10 redirects
@@ -210,154 +212,22 @@ downloaded:
   sample: false
 """
 
-import os
-from typing import Optional, Tuple
-from urllib.parse import urlsplit
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError, failure
-from ansible_collections.lastmile.deploy.plugins.module_utils.release.checksum import (
-    ChecksumError,
-    ensure_digest,
-    fetch_verified,
-    file_digests,
-    format_checksum,
-    resolve_checksum,
-    url_basename,
+from ansible_collections.lastmile.deploy.plugins.module_utils.release.artifact import (
+    ARGUMENT_SPEC,
+    SPEC_RULES,
+    run,
+    secrets,
 )
-from ansible_collections.lastmile.deploy.plugins.module_utils.http_client import (
-    CertificateError,
-    clean_headers,
-    download,
-    fetch_text,
-    same_origin,
-    split_credentials,
-    tls_verify,
-)
-
-ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
-
-
-def check_archive_name(name: str, source: str) -> None:
-    if not name.lower().endswith(ARCHIVE_SUFFIXES):
-        raise ChecksumError(
-            "artifact %s is not a supported archive: expected a name ending in %s"
-            % (source, ", ".join(ARCHIVE_SUFFIXES))
-        )
-
-
-def hide_password_in(module: AnsibleModule, url: str) -> None:
-    """Mask the password of ``user:password@`` in a URL in all output, as written and decoded."""
-    password = split_credentials(url)[2]
-    if password:
-        module.no_log_values.add(password)
-        module.no_log_values.add(urlsplit(url).password or password)
-
-
-def credentials(module: AnsibleModule) -> Tuple[Optional[str], dict]:
-    """The artifact URL without user:password@, and the request options that carry credentials."""
-    params = module.params
-    url, user, password = params["url"], None, None
-    if url:
-        url, user, password = split_credentials(url)
-        hide_password_in(module, params["url"])
-    checksum = (params["checksum"] or "").strip()
-    if checksum.lower().startswith(("http://", "https://")):
-        hide_password_in(module, checksum)
-    if params["url_username"] is not None:
-        user, password = params["url_username"], params["url_password"]
-    auth = (user, password or "") if user else None
-    return url, dict(headers=clean_headers(params["headers"]), auth=auth, ca_path=params["ca_path"])
-
-
-def run(module: AnsibleModule) -> dict:
-    """Verify (and download) the artifact; the task's result."""
-    try:
-        return verify(module)
-    except CertificateError as exc:
-        if module.params["ca_path"]:
-            raise
-        raise CertificateError(
-            "%s; if a private CA signed it, give that CA's certificate with ca_path (deploy_ca_path in the roles)" % exc
-        ) from exc
-
-
-def verify(module: AnsibleModule) -> dict:
-    params = module.params
-    path = params["path"]
-    timeout, validate_certs = params["timeout"], params["validate_certs"]
-    url, secrets = credentials(module)
-    if url and not url.lower().startswith(("http://", "https://")):
-        raise ChecksumError("url %r is not an http:// or https:// URL" % url)
-    name = os.path.basename(path) if path else url_basename(url)
-    check_archive_name(name, path or url)
-    if validate_certs:
-        tls_verify(validate_certs, params["ca_path"])
-    plain = dict(headers=None, auth=None, ca_path=params["ca_path"])
-
-    algorithm = expected = None
-    if params["checksum"]:
-        algorithm, expected = resolve_checksum(
-            params["checksum"], name,
-            lambda sums_url: fetch_text(
-                sums_url, timeout, validate_certs, **(secrets if url and same_origin(url, sums_url) else plain)
-            ),
-        )
-    elif params["allow_unverified"]:
-        module.warn("artifact %s is used unverified: no checksum was given" % (path or url))
-    else:
-        raise ChecksumError(
-            "no checksum for %s: set checksum (sha256:<hex>, sha512:<hex> or a SHA256SUMS URL) "
-            "or allow_unverified=true" % (path or url)
-        )
-
-    downloaded = False
-    if path:
-        if not os.path.isfile(path):
-            raise ChecksumError("artifact %s does not exist or is not a file" % path)
-    else:
-        path, downloaded = fetch_verified(
-            url, params["dest"], algorithm, expected,
-            lambda source, target: download(source, target, timeout, validate_certs, **secrets),
-        )
-
-    digests = file_digests(path, {"sha256", algorithm or "sha256"})
-    if expected is not None and algorithm is not None:
-        ensure_digest(path, algorithm, expected, digests[algorithm])
-    return dict(
-        changed=downloaded,
-        path=path,
-        checksum=format_checksum("sha256", digests["sha256"]),
-        algorithm=algorithm,
-        verified=expected is not None,
-        size=os.path.getsize(path),
-        downloaded=downloaded,
-    )
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path"),
-            url=dict(type="str"),
-            checksum=dict(type="str"),
-            dest=dict(type="path", default="~/.cache/lastmile/artifacts"),
-            validate_certs=dict(type="bool", default=True),
-            timeout=dict(type="float", default=30.0),
-            allow_unverified=dict(type="bool", default=False),
-            headers=dict(type="dict", no_log=True),
-            url_username=dict(type="str"),
-            url_password=dict(type="str", no_log=True),
-            ca_path=dict(type="path"),
-        ),
-        mutually_exclusive=[("path", "url")],
-        required_by={"url_password": "url_username"},
-        required_one_of=[("path", "url")],
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **SPEC_RULES)
+    module.no_log_values.update(secrets(module.params))
     try:
-        result = run(module)
+        result = run(module.params, module.warn)
     except LastmileError as exc:
         module.fail_json(**failure(exc))
     module.exit_json(**result)

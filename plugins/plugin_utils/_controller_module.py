@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Set
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
@@ -61,6 +61,10 @@ class ControllerModuleAction(ActionBase):
         """The module's result for validated ``params``; raises LastmileError, as the module's core does, when it fails."""
         raise NotImplementedError
 
+    def secrets(self, params: Dict[str, Any]) -> Set[str]:
+        """Values besides the spec's no_log options to hide in the result (a password inside a URL)."""
+        return set()
+
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         if not self.runs_here(task_vars):
@@ -73,14 +77,15 @@ class ControllerModuleAction(ActionBase):
                 msg = "Unsupported parameters for (%s) module: %s" % (self.MODULE, msg)
             result.update(failed=True, msg=msg)
             return result
+        params = validation.validated_parameters
         warnings: List[str] = []
         try:
-            outcome = self.run_here(validation.validated_parameters, bool(self._task.check_mode), bool(self._task.diff),
+            outcome = self.run_here(params, bool(self._task.check_mode), bool(self._task.diff),
                                     warnings)
         except LastmileError as exc:
             outcome = failure(exc)
         if warnings:
             outcome["warnings"] = warnings
         # what a module does with its no_log values (tokens, passwords) before it answers
-        result.update(remove_values(outcome, validation._no_log_values))
+        result.update(remove_values(outcome, validation._no_log_values | self.secrets(params)))
         return result

@@ -158,3 +158,19 @@ def test_percent_encoded_password_in_the_url_is_decoded_and_hidden(published, tl
         assert rc == 0, result
     text = json.dumps(result)
     assert password not in text and encoded not in text
+
+
+def test_on_the_controller_a_password_in_the_url_is_hidden_from_the_task_process(server, published, tls, tmp_path):
+    # through ansible with the local connection, the action plugin verifies in its own process
+    url = server.url("/files/" + NAME).replace("https://", "https://%s:%s@" % (USER, PASSWORD))
+    args = dict(url=url, checksum="sha256:" + published["sha256"], dest=str(tmp_path / "c"), ca_path=tls.ca)
+    rc, result = run_ansible("artifact_verify", args)
+    assert rc == 0, result
+    assert "invocation" not in result  # a module run answers with its invocation
+    assert server.requests_to("/files/")[-1].headers["Authorization"] == "Basic " + SECRETS[2]
+    assert_no_secret(result)
+    # a failure names the checksum URL it could not read, without its password
+    sums = server.url("/files/MISSING-SUMS").replace("https://", "https://%s:%s@" % (USER, PASSWORD))
+    rc, result = run_ansible("artifact_verify", dict(args, checksum=sums))
+    assert rc != 0 and "MISSING-SUMS" in result["msg"], result
+    assert_no_secret(result)
