@@ -10,6 +10,7 @@ from ansible_collections.lastmile.deploy.plugins.plugin_utils._controller_module
 
 class ActionModule(ControllerModuleAction):
     MODULE = "lastmile.deploy.haproxy_info"
+    DELEGATE_UNREACHABLE_FAILS = True
     ARGUMENT_SPEC = INFO_ARGUMENT_SPEC
 
     def run_here(self, params, check_mode, diff, warnings):

@@ -14,6 +14,7 @@ from ansible_collections.lastmile.deploy.plugins.plugin_utils._controller_module
 
 class ActionModule(ControllerModuleAction):
     MODULE = "lastmile.deploy.haproxy_server"
+    DELEGATE_UNREACHABLE_FAILS = True
     ARGUMENT_SPEC = SERVER_ARGUMENT_SPEC
     SPEC_RULES = SERVER_SPEC_RULES
 

@@ -13,7 +13,8 @@ author:
 description:
   - Returns the C(msg) of a failed task result. For a loop, where Ansible's own C(msg) only says that one or more
     items failed, returns each failed item's C(msg) after its loop item, joined with C(; ); a task that loops over the
-    load-balancer hosts thus names the one that failed.
+    load-balancer hosts thus names the one that failed. An item that is a list or a dict is named by its loop label
+    when the result still has it, else a list by its first element.
   - Returns O(default) for a result that says nothing.
 options:
   _input:
@@ -50,8 +51,11 @@ from ansible.errors import AnsibleFilterError
 
 def _item(result: Mapping) -> str:
     value = result.get(result.get("ansible_loop_var") or "item", "")
-    label = (result.get("_ansible_item_label") if isinstance(value, (list, Mapping)) else None) or value
-    return str(label)
+    if not isinstance(value, (list, tuple, Mapping)):
+        return str(value)
+    # a registered result keeps no label: a list item (an LB host and what was sent to it) is named by its first element
+    fallback = value[0] if isinstance(value, (list, tuple)) and value else value
+    return str(result.get("_ansible_item_label") or fallback)
 
 
 def _failed(item) -> bool:

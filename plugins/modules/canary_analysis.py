@@ -171,6 +171,9 @@ options:
     elements: str
     default: []
 notes:
+  - When the task is delegated (to the load-balancer host) and that host cannot be reached, the task
+    fails with a message starting C(unreachable:) instead of making the task's own host
+    unreachable, so that host stays in the play and its rescue runs.
   - Redirects are not followed by probes; a 3xx is recorded as the probe's status.
   - Probes do not use proxies from the environment.
   - If HAProxy reloads during the window its counters restart and the module fails saying so.

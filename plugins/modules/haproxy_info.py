@@ -40,6 +40,9 @@ options:
       - Backend to read. All backends when omitted.
     type: str
 notes:
+  - When the task is delegated (to the load-balancer host) and that host cannot be reached, the task
+    fails with a message starting C(unreachable:) instead of making the task's own host
+    unreachable, so that host stays in the play and its rescue runs.
   - Needs only the Python standard library on the host it runs on.
 seealso:
   - module: lastmile.deploy.haproxy_server

@@ -86,6 +86,9 @@ options:
     type: float
     default: 0.2
 notes:
+  - When the task is delegated (to the load-balancer host) and that host cannot be reached, the task
+    fails with a message starting C(unreachable:) instead of making the task's own host
+    unreachable, so that host stays in the play and its rescue runs.
   - Needs only the Python standard library on the host it runs on.
 seealso:
   - module: lastmile.deploy.haproxy_info

@@ -18,6 +18,7 @@ import shutil
 import sys
 from typing import Any, Dict, List, Optional, Set
 
+from ansible.errors import AnsibleConnectionFailure
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.errors import UnsupportedError
@@ -34,6 +35,10 @@ class ControllerModuleAction(ActionBase):
     ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {}
     # mutually_exclusive, required_one_of, ... as AnsibleModule takes them
     SPEC_RULES: Dict[str, Any] = {}
+    # A delegated host that cannot be reached fails the task instead of making the task's own host
+    # unreachable (Ansible's way), which would drop that host from the play without its rescue:
+    # an unreachable load balancer is the failure of the step that needed it.
+    DELEGATE_UNREACHABLE_FAILS = False
 
     def runs_here(self, task_vars: Optional[Dict[str, Any]] = None) -> bool:
         """True when the module would run on this controller, with this Python, as this user, in the foreground."""
@@ -68,7 +73,13 @@ class ControllerModuleAction(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         if not self.runs_here(task_vars):
-            result.update(self._execute_module(module_name=self.MODULE, module_args=self._task.args, task_vars=task_vars))
+            try:
+                result.update(self._execute_module(module_name=self.MODULE, module_args=self._task.args,
+                                                   task_vars=task_vars))
+            except AnsibleConnectionFailure as exc:
+                if not (self.DELEGATE_UNREACHABLE_FAILS and self._task.delegate_to):
+                    raise
+                result.update(failed=True, msg="unreachable: %s" % exc.message)
             return result
         validation = ArgumentSpecValidator(self.ARGUMENT_SPEC, **self.SPEC_RULES).validate(self._task.args)
         if validation.error_messages:

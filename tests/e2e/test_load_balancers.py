@@ -11,12 +11,13 @@ import sys
 
 import pytest
 import yaml
-from conftest import host_state
-from helpers import deploy, ensure
+from conftest import host_state, run_playbook
+from helpers import FAST, deploy, ensure
 
 from fleet.haproxy import HAProxy, runtime_command
 from fleet.load import LoadGenerator
 from fleet.procs import free_port
+from fleet.sshd import SSHServer
 
 FLEET_HOSTS = 3
 
@@ -127,3 +128,50 @@ def test_deploy_lb_host_and_deploy_lb_hosts_together_are_refused(fleet, lb2, tmp
     assert run.rc != 0
     assert "deploy_lb_host and deploy_lb_hosts are both set: set deploy_lb_hosts only" in run.output, run.output[-3000:]
     assert host_state(fleet) == before
+
+
+def test_an_lb_host_lost_mid_rollout_fails_the_batch_and_no_app_host_drops_out(fleet, lb2, tmp_path):
+    ensure(fleet, "v1")
+    lb2.wait_servers("UP")
+    before = {"lb1": view(fleet.haproxy), "lb2": view(lb2)}
+    first = fleet.hosts[0].name
+    server = SSHServer(["127.0.0.1"])
+    seen = {"task": "", "cut": False}
+
+    def cut_lb2_off(line):
+        # once the first batch has its traffic back on lb2, lb2 stops answering (sshd and its sessions gone)
+        if line.startswith("TASK ["):
+            seen["task"] = line
+        if not seen["cut"] and "Give the batch back" in seen["task"] and line.startswith("changed: [%s -> lb2" % first):
+            server.stop(remove_workdir=False)
+            seen["cut"] = True
+
+    artifact = fleet.build_release("v6")
+    try:
+        server.start()
+        inventory = tmp_path / "lb2.yml"
+        inventory.write_text(yaml.safe_dump({"lb": {"hosts": {"lb2": {
+            **server.host_vars("lb2", None), "deploy_haproxy_socket": lb2.socket}}}}))
+        run = run_playbook(fleet, "deploy", {**FAST, "deploy_version": "v6", "deploy_artifact": str(artifact.path),
+                                             "deploy_checksum": artifact.checksum}, "-i", str(inventory),
+                           on_line=cut_lb2_off)
+    finally:
+        server.stop()
+    assert seen["cut"], run.output[-3000:]
+    assert run.rc != 0
+    assert run.rc != 0
+    first, second = (host.name for host in fleet.hosts[:2])
+    # batch 2 could not drain on lb2: it fails, and no app host drops out of the run for an LB host
+    assert re.search(r"^failed: \[%s -> lb2[^]]*\] \(item=lb2\) => .*unreachable: " % second, run.output, re.M), \
+        run.output[-3000:]
+    assert all(counts["unreachable"] == 0 for counts in run.recap.values()), run.recap
+    assert not any(state["lock"] for name, state in host_state(fleet).items() if name != "lb")
+    # the first host is not switched back while lb2, which it cannot drain, may still send it requests: the run
+    # says so and names every host's release
+    assert ("did not leave every host on one known release: %s: %s: Stop when the batch could not be drained "
+            "(release v1): draining %s in HAProxy failed: lb2: unreachable: " % (first, first, first)) in run.output, \
+        run.output[-3000:]
+    assert fleet.versions() == {first: "v6", **{h.name: "v1" for h in fleet.hosts[1:]}}
+    fleet.wait_lb(status="UP")
+    assert view(fleet.haproxy) == before["lb1"]
+    assert view(lb2) == before["lb2"]  # lb2 lost nothing: batch 1 had its traffic back before it was cut off

@@ -30,6 +30,13 @@ def test_a_loop_over_lists_names_the_item_by_its_label():
     assert failure_reason(result) == "lb1: ready: boom"
 
 
+def test_a_registered_loop_over_lists_without_labels_names_the_item_by_its_first_element():
+    result = {"failed": True, "results": [
+        {"traffic_change": ["lb2", ["ready", True]], "ansible_loop_var": "traffic_change", "failed": True,
+         "msg": "unreachable: connection refused"}]}
+    assert failure_reason(result) == "lb2: unreachable: connection refused"
+
+
 @pytest.mark.parametrize("bad", ["failed", None, ["x"]])
 def test_anything_but_a_result_is_refused(bad):
     with pytest.raises(AnsibleFilterError, match="failure_reason expects a task result"):
