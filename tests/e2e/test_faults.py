@@ -62,7 +62,7 @@ def test_host_dying_mid_rollout_stops_it_and_puts_the_others_back(fleet):
     fleet.wait_lb(status="UP")
 
 
-def run_cutting_off(fleet, victim, when, **extra):
+def run_cutting_off(fleet, victim, when, version="v2", **extra):
     """Deploy v2 with ``victim`` reached over SSH, and cut it off (sshd and its sessions gone) at the first output
     line for which ``when(task, line)`` holds; the run and whether it was cut."""
     server = SSHServer([victim.address])
@@ -75,18 +75,18 @@ def run_cutting_off(fleet, victim, when, **extra):
             server.stop(remove_workdir=False)
             seen["cut"] = True
 
-    artifact = fleet.build_release("v2")
+    artifact = fleet.build_release(version)
     try:
         server.start()
         # only the victim is reached over SSH, so that only it can be cut off
         fleet.write_inventory(transport=lambda name, address: (
             server.host_vars(name, address) if name == victim.name else local_connection(name, address)))
-        run = run_playbook(fleet, "deploy", {**FAST, "deploy_version": "v2", "deploy_artifact": str(artifact.path),
+        run = run_playbook(fleet, "deploy", {**FAST, "deploy_version": version, "deploy_artifact": str(artifact.path),
                                              "deploy_checksum": artifact.checksum, **extra}, on_line=cut_the_victim_off)
     finally:
         server.stop()
         fleet.write_inventory()
-    assert seen["cut"], "the victim was never cut off"
+    assert seen["cut"], "the victim was never cut off:\n" + run.output[-3000:]
     return run
 
 
@@ -142,6 +142,33 @@ def test_host_unreachable_while_staging_stops_the_run_before_any_switch(fleet):
         " ".join(run.output.split()), run.output[-3000:]
     assert [h.current_target() for h in fleet.hosts] == ["releases/v1", "releases/v1"]
     assert lb_view(fleet) == before
+    (Path(victim.root) / ".lastmile" / "lock.json").unlink()
+
+
+def test_host_unreachable_inside_a_hook_fails_its_batch_naming_the_hook(fleet, tmp_path):
+    ensure(fleet, "v1")
+    before = lb_view(fleet)
+    victim = fleet.hosts[0]  # the first batch: cut off while its after_switch hook runs
+    hook = tmp_path / "wait.yml"
+    hook.write_text("---\n- name: Wait inside the hook\n  ansible.builtin.command: sleep 5\n  changed_when: false\n")
+    run = run_cutting_off(fleet, victim, lambda task, line: line.startswith("TASK [") and "Wait inside the hook" in line,
+                          version="v2hook", deploy_hooks={"after_switch": [str(hook)]})
+    assert run.rc != 0
+    text = " ".join(run.output.split())
+    assert (f"Cause: {victim.name}: Stop at the hook that failed (release v2hook): after_switch hook: the host stopped "
+            "answering: ") in text, run.output[-3000:]
+    # switched, then lost: it cannot be put back, and the run says so instead of "rolled back"
+    assert "putting back what it changed did not complete" in text, run.output[-3000:]
+    assert f"Restore problems: {victim.name}: unreachable, not put back" in text, run.output[-3000:]
+    assert "did not leave every host on one known release" in text, run.output[-3000:]
+    assert f"Each host's release: {victim.name} unknown (could not be read), {fleet.hosts[1].name} v1 (" in text, \
+        run.output[-3000:]
+    # the other host never moved, and every server has its state from before the run
+    assert fleet.hosts[1].current_target() == "releases/v1"
+    fleet.wait_lb(status="UP")
+    assert lb_view(fleet) == before
+    assert victim.current_target() == "releases/v2hook"  # nobody could reach it to put v1 back
+    victim.install_release(fleet.build_release("v1"))
     (Path(victim.root) / ".lastmile" / "lock.json").unlink()
 
 

@@ -13,9 +13,10 @@ Account and sudo rule (both need root; the tests run as root):
 - the account (default ``lastmile-ssh``) is created by useradd if missing, with a home directory
   (Ansible's remote_tmp) and the password field ``*`` (no password works, yet the account is not
   "locked", which sshd refuses without PAM). It is left in place afterwards: creating it is idempotent.
-- ``/etc/sudoers.d/<account>`` gets ``<account> ALL=(root) NOPASSWD: ALL``, checked with
-  ``visudo -cf`` before it is installed; stop() removes it again unless another server of this
-  kind is still running.
+- ``/etc/sudoers.d/<account>-<server>`` gets ``<account> ALL=(root) NOPASSWD: ALL``, checked with
+  ``visudo -cf`` before it is installed; stop() removes it again. One file per server: servers of
+  parallel test workers start and stop (or are cut off mid-run) at any time, and a rule shared
+  between them would be removed under a run that still needs it.
 """
 from __future__ import annotations
 
@@ -100,9 +101,8 @@ def ensure_account(user: str = DEFAULT_USER) -> pwd.struct_passwd:
     return entry
 
 
-def install_sudoers(user: str, scratch: str) -> str:
-    """Install /etc/sudoers.d/<user> (NOPASSWD to root), validated with visudo first; return its path."""
-    path = os.path.join(SUDOERS_DIR, user)
+def install_sudoers(user: str, scratch: str, path: str) -> str:
+    """Install ``path`` in /etc/sudoers.d (NOPASSWD to root for ``user``), validated with visudo first; return it."""
     fd, tmp = tempfile.mkstemp(prefix="sudoers-", dir=scratch)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write("# lastmile.deploy SSH tests (tests/fleet/sshd.py); removed when the test server stops\n"
@@ -113,13 +113,6 @@ def install_sudoers(user: str, scratch: str) -> str:
     shutil.move(tmp, path + ".tmp")  # sudo ignores names holding a dot until the rename below
     os.replace(path + ".tmp", path)
     return path
-
-
-def other_servers_running(workdir: str) -> Dict[int, str]:
-    """Running sshd processes of other SSHServer instances: {pid: cmdline}."""
-    own = os.path.realpath(workdir)
-    return {pid: cmd for pid, cmd in processes_using(os.path.join(tempfile.gettempdir(), WORKDIR_PREFIX)).items()
-            if cmd.startswith(SSHD_BIN + " ") and own not in cmd}
 
 
 def _children(pid: int) -> List[int]:
@@ -174,7 +167,8 @@ class SSHServer:
         self.pidfile = os.path.join(self.workdir, "sshd.pid")
         self.log_path = os.path.join(self.workdir, "sshd.log")
         self.control_dir = os.path.join(self.workdir, "cp")
-        self.sudoers_path = os.path.join(SUDOERS_DIR, user)
+        # no dot in the name: sudo skips such files in sudoers.d
+        self.sudoers_path = os.path.join(SUDOERS_DIR, "%s-%s" % (user, os.path.basename(self.workdir).replace(".", "")))
         self._popen: Optional[subprocess.Popen] = None
 
     def __enter__(self) -> "SSHServer":
@@ -195,7 +189,7 @@ class SSHServer:
             os.chmod(self.workdir, 0o711)
             os.makedirs(self.control_dir, mode=0o700, exist_ok=True)
             os.makedirs(PRIVSEP_DIR, mode=0o755, exist_ok=True)
-            install_sudoers(self.user, self.workdir)
+            install_sudoers(self.user, self.workdir, self.sudoers_path)
             self._write_keys()
             with open(self.ssh_config, "w", encoding="utf-8") as f:
                 f.write(SSH_CONFIG.format(dir=self.workdir))
@@ -307,10 +301,6 @@ class SSHServer:
                 counts[address] = counts.get(address, 0) + 1
         return counts
 
-    def other_servers(self) -> Dict[int, str]:
-        """Other servers of this kind running now (they share the account and its sudo rule)."""
-        return other_servers_running(self.workdir)
-
     def processes(self) -> Dict[int, str]:
         """Live processes of this server and its clients: sshd, its sessions, ssh control masters."""
         found = processes_using(self.workdir)
@@ -343,7 +333,7 @@ class SSHServer:
         for pid in processes_using(self.workdir):
             if pid_alive(pid):
                 stop_process(pid, signal.SIGTERM, timeout=3.0)
-        if os.path.exists(self.sudoers_path) and not self.other_servers():
+        if os.path.exists(self.sudoers_path):
             os.unlink(self.sudoers_path)
         if remove_workdir is None:
             remove_workdir = self._own_workdir and os.environ.get("LMF_KEEP") != "1"
