@@ -277,7 +277,7 @@ removed:
 releases_state:
   description:
     - The release state under O(root) once the lock was taken (O(state=present)) or given back (O(state=absent)),
-      with the keys M(lastmile.deploy.release_info) returns (current, current_status, previous, releases, history).
+      with the keys M(lastmile.deploy.release_info) returns (current, current_status, previous, releases, checksums, history).
   returned: with O(read_releases=true) when the lock was taken or given back and the release layout could be read
   type: dict
   sample: {current: 1.4.1, current_status: succeeded, previous: 1.4.0, releases: [1.4.0, 1.4.1], history: []}

@@ -73,6 +73,14 @@ releases:
   type: list
   elements: str
   sample: [1.4.0, 1.4.1, 1.4.2]
+checksums:
+  description:
+    - The archive checksum each unpacked release was made from (C(sha256:<hex>)), from its marker; null for a
+      release without a readable marker. A release id is immutable, so M(lastmile.deploy.release) and the deploy
+      playbook refuse the same version from an artifact with another checksum.
+  returned: always
+  type: dict
+  sample: {1.4.1: "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}
 history:
   description: Release history of the host, oldest first.
   returned: always

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
 
-from conftest import run_playbook
+from conftest import host_state, run_playbook
 from helpers import FAST, deploy, ensure, history
 
 FLEET_HOSTS = 2  # one host per colour
@@ -63,8 +64,28 @@ def test_rollback_switches_back_in_one_round_trip_without_failed_requests(fleet,
     assert load.snapshot().failed == 0, load.snapshot()
     lb = fleet.haproxy.server_states()
     assert {lb[h]["weight"] for h in blue} == {100} and {lb[h]["weight"] for h in green} == {0}, lb
-    for host in fleet.hosts[2:]:
-        assert history(host)[-1]["status"] == "rolled_back"
+    for host in green:
+        assert history(fleet.host(host))[-1]["status"] == "rolled_back"
+    said = re.sub(r"\s+", " ", run.output)
+    statement = f"This rollback removes v2 (green: {', '.join(green)}) and puts back v1 (blue: {', '.join(blue)})."
+    assert statement in said, run.output[-3000:]
+    assert said.index(statement) < said.index("Give the previous colour all traffic"), "said after the switch"
+
+
+def test_a_second_rollback_is_refused_saying_when_the_first_one_was(fleet, colours):
+    """Not a toggle: green's v2 was rolled back, so rolling back again does not put it live."""
+    inventory, blue, green = colours
+    rolled_back_at = {h: history(fleet.host(h))[-1] for h in green}
+    assert {e["status"] for e in rolled_back_at.values()} == {"rolled_back"}
+    before = host_state(fleet)
+    with fleet.load() as load:
+        run = run_playbook(fleet, "rollback", {**FAST}, *inventory)
+    assert run.rc != 0, run.output[-3000:]
+    assert host_state(fleet) == before, "a refused rollback changed hosts or the LB"
+    assert load.snapshot().failed == 0 and set(load.snapshot().versions) == {"v1"}, load.snapshot().summary()
+    said = re.sub(r"\s+", " ", run.output)
+    listed = "; ".join(f"{h}: v2 was rolled back at {e['finished_at']}" for h, e in rolled_back_at.items())
+    assert f"green serves a deployment that was already rolled back: {listed}." in said, run.output[-3000:]
 
 
 def test_next_blue_green_deployment_goes_to_the_idle_colour(fleet, colours):

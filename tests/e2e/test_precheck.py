@@ -11,7 +11,7 @@ import yaml
 
 from conftest import host_state, run_playbook
 from fleet.playbook import release_vars
-from helpers import FAST, ensure
+from helpers import FAST, deploy, ensure
 
 FLEET_HOSTS = 2  # refusals need no batches
 
@@ -154,3 +154,28 @@ def test_precheck_playbook_passes_and_changes_nothing(fleet):
     assert run.rc == 0, run.output[-3000:]
     assert run.total_changed() == 0
     assert host_state(fleet) == before
+
+
+def test_the_live_release_id_from_another_artifact_is_refused_naming_both_checksums(fleet, tmp_path):
+    """v8, deployed by the collection, comes back under the same id with other bytes: refused under
+    load, naming each host's checksum and the artifact's; nothing changes."""
+    from fleet.artifacts import build_release
+
+    first = deploy(fleet, "v8")
+    assert first.rc == 0, first.output[-3000:]
+    live = fleet.build_release("v8")
+    other = build_release(str(tmp_path), "v8", response_delay=0.001)
+    assert other.checksum != live.checksum
+    before = host_state(fleet)
+    with fleet.load() as load:
+        run = run_playbook(fleet, "deploy", {**FAST, "deploy_version": "v8", "deploy_artifact": other.path,
+                                             "deploy_checksum": other.checksum})
+    report = load.snapshot()
+    assert run.rc != 0, run.output[-3000:]
+    assert host_state(fleet) == before, "a refused deployment changed hosts or the LB"
+    assert report.failed == 0 and set(report.versions) == {"v8"}, report.summary()
+    text = re.sub(r"\s+", " ", run.output)
+    assert "release v8 is already unpacked from another artifact on" in text, run.output[-3000:]
+    for host in fleet.hosts:
+        assert f"{host.name} ({live.checksum})" in text, run.output[-3000:]
+    assert f"the artifact of this run has checksum {other.checksum}" in text

@@ -87,7 +87,35 @@ def test_rollback_restores_previous_release_and_skips_failed_one(fleet):
         assert statuses["v2"] == "rolled_back"
         assert statuses["v1"] == "succeeded"
     # only the first batch ever ran v3bad; it is recorded there as failed
-    assert {e["version"]: e["status"] for e in history(fleet.hosts[0])}["v3bad"] == "failed"
+    failed_entry = [e for e in history(fleet.hosts[0]) if e["version"] == "v3bad"][-1]
+    assert failed_entry["status"] == "failed"
+    # said before anything changed: what goes, what comes back, and the deployment already undone
+    first = fleet.hosts[0].name
+    said = re.sub(r"\s+", " ", run.output)
+    statement = re.search(
+        r"Rolling back: %s: removes v2, puts back v1\. Deployments already undone since: [^\"]*%s: [^\"]*"
+        r"v3bad failed at %s[^\"]*\." % (", ".join(h.name for h in fleet.hosts), first, failed_entry["finished_at"]), said)
+    assert statement, run.output[-3000:]
+    assert statement.start() < said.index("Drain the batch"), "the statement came after a change"
+
+
+def test_a_second_rollback_is_refused_saying_when_the_first_one_was(fleet):
+    """A rollback is not a toggle: after v2 was rolled back to v1, another rollback changes nothing
+    and names v2's rollback with its time."""
+    if set(fleet.versions().values()) != {"v1"} or history(fleet.hosts[0])[-1]["status"] != "rolled_back":
+        ensure(fleet, "v1", "v2")
+        assert run_playbook(fleet, "rollback", {**FAST}).rc == 0
+    rolled_back_at = {h.name: [e for e in history(h) if e["status"] == "rolled_back"][-1] for h in fleet.hosts}
+    before = host_state(fleet)
+    with fleet.load() as load:
+        run = run_playbook(fleet, "rollback", {**FAST})
+    assert run.rc != 0, run.output[-3000:]
+    assert host_state(fleet) == before, "a refused rollback changed hosts or the LB"
+    assert load.snapshot().failed == 0 and set(load.snapshot().versions) == {"v1"}, load.snapshot().summary()
+    said = re.sub(r"\s+", " ", run.output)
+    for host, entry in rolled_back_at.items():
+        assert f"{host}: no earlier successfully deployed release" in said, run.output[-3000:]
+        assert f"Already undone: {entry['version']} was rolled back at {entry['finished_at']}" in said, run.output[-3000:]
 
 
 def test_check_mode_changes_nothing(fleet):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import re
 from fractions import Fraction
+from typing import Optional, Tuple
 
 from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
 
@@ -19,25 +20,34 @@ class PlanError(LastmileError, ValueError):
     """A plan cannot be made from the values given."""
 
 
-def batch_size(total: int, spec) -> int:
-    """Hosts per batch for ``total`` hosts: ``spec`` is a count (3) or a share ("25%")."""
+def count_or_percent(spec) -> Tuple[Optional[int], Optional[Fraction]]:
+    """``(3, None)`` for 3 or "3", ``(None, 25)`` for "25%" (exact), ``(None, None)`` for anything else."""
     if isinstance(spec, bool):
-        raise PlanError("batch size %r is not a number or a percentage such as 2 or '25%%'" % (spec,))
+        return None, None
+    if isinstance(spec, int):
+        return spec, None
     if isinstance(spec, str):
         match = _PERCENT.match(spec)
         if match:
-            percent = Fraction(match.group(1))  # exact: 10.0000000001 % of 10 hosts is 2, not 1
-            if not 0 < percent <= 100:
-                raise PlanError("batch size %r must be a percentage above 0 and at most 100" % (spec,))
-            return max(1, math.ceil(total * percent / 100)) if total else 0
+            return None, Fraction(match.group(1))  # exact: 10.0000000001 % of 10 hosts is 2, not 1
         count = _COUNT.match(spec)
         if count:
-            spec = int(count.group(1))
-        else:
-            raise PlanError("batch size %r is not a number or a percentage such as 2 or '25%%'" % (spec,))
-    if not isinstance(spec, int) or spec < 1:
-        raise PlanError("batch size %r must be a whole number of at least 1" % (spec,))
-    return min(spec, total) if total else 0
+            return int(count.group(1)), None
+    return None, None
+
+
+def batch_size(total: int, spec) -> int:
+    """Hosts per batch for ``total`` hosts: ``spec`` is a count (3) or a share ("25%")."""
+    count, percent = count_or_percent(spec)
+    if percent is not None:
+        if not 0 < percent <= 100:
+            raise PlanError("batch size %r must be a percentage above 0 and at most 100" % (spec,))
+        return max(1, math.ceil(total * percent / 100)) if total else 0
+    if count is None and isinstance(spec, (bool, str)):
+        raise PlanError("batch size %r is not a number or a percentage such as 2 or '25%%'" % (spec,))
+    if count is None or count < 1:
+        raise PlanError("batch size %r must be a whole number of at least 1" % (spec if count is None else count,))
+    return min(count, total) if total else 0
 
 
 def split_batches(items, spec) -> list:

@@ -167,3 +167,29 @@ def rollback_target(history: List[Entry], current: Optional[str], present: Itera
 def pending_versions(history: List[Entry]) -> List[str]:
     """Versions that have at least one pending entry."""
     return sorted({entry["version"] for entry in history if entry["status"] == "pending"})
+
+
+def undone_since(history: List[Entry], current: Optional[str], target: Optional[str]) -> List[Entry]:
+    """Failed or rolled-back entries, other than ``current``'s, finished since the release a rollback
+    from ``current`` would put back was switched to (the newest entry of ``target`` before
+    ``current``'s newest one), or, without a target, since ``current`` was: deployments that were
+    already undone. Oldest first.
+    """
+    end = latest_index(history, current) if current is not None else None
+    anchor = end
+    if target is not None:
+        anchor = latest_index(history if end is None else history[:end], target)
+    if anchor is None:
+        newer = list(history)
+    elif history[anchor].get("switched_at"):
+        since = history[anchor]["switched_at"]
+        newer = [entry for entry in history if (entry.get("finished_at") or "") >= since]
+    else:
+        newer = history[anchor + 1:]
+    return [dict(entry) for entry in newer if entry["status"] in ("failed", "rolled_back") and entry["version"] != current]
+
+
+def newest_entry(history: List[Entry], version: Optional[str]) -> Optional[Entry]:
+    """The newest entry of ``version``, None if it has none."""
+    index = latest_index(history, version) if version is not None else None
+    return dict(history[index]) if index is not None else None

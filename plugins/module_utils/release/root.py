@@ -230,6 +230,7 @@ class ReleaseRoot:
             "releases": list(self.releases),
             "history": [dict(entry) for entry in self.history],
             "current_status": self.status(self.current),
+            "checksums": {version: self.checksum(version) for version in self.releases},
         }
 
     def unpack(

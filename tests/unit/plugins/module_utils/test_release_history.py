@@ -261,7 +261,7 @@ def test_prune_zero_keeps_everything(root, archive):
 def test_missing_root_reads_as_empty(tmp_path):
     tree = ReleaseRoot(str(tmp_path / "nothing"))
     assert tree.summary() == {
-        "current": None, "previous": None, "releases": [], "history": [], "current_status": None,
+        "current": None, "previous": None, "releases": [], "history": [], "current_status": None, "checksums": {},
     }
 
 

@@ -31,7 +31,7 @@ def test_taking_the_lock_reads_what_release_info_reads(tmp_path, capsys):
     assert rc == 0, taken
     assert taken["releases_state"] == {key: expected[key] for key in taken["releases_state"]}
     assert taken["releases_state"]["current"] == "1.4.1"
-    assert set(taken["releases_state"]) == {"current", "current_status", "previous", "releases", "history"}
+    assert set(taken["releases_state"]) == {"current", "current_status", "previous", "releases", "checksums", "history"}
     assert taken["holder"]["pid"] == 4242
 
 

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import pytest
@@ -101,6 +102,9 @@ def test_full_cycle_previous_failed_rollback_and_prune(root, artifacts, capsys):
     assert [(e["version"], e["status"]) for e in info["history"]] == [
         ("1.0", "succeeded"), ("2.0", "succeeded"), ("3.0", "rolled_back"), ("2.0", "succeeded"),
     ]
+    # what each release was unpacked from: the deploy playbook refuses the same id from other bytes
+    assert info["checksums"] == {v: "sha256:" + hashlib.sha256(open(artifacts[v], "rb").read()).hexdigest()
+                                 for v in ("1.0", "2.0")}
 
 
 def test_absent_removes_a_release_but_refuses_the_current_one(root, artifacts, capsys):
