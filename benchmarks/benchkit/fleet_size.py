@@ -61,7 +61,7 @@ def gate_settings(extra: dict) -> dict:
         if path.exists():
             defaults.update(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
     keys = ("deploy_verify_samples", "deploy_verify_interval", "deploy_health_timeout", "deploy_cpu_sample_seconds",
-            "deploy_max_cpu_percent")
+            "deploy_max_cpu_percent", "deploy_batch_observe_seconds")
     return {k: extra.get(k, defaults.get(k)) for k in keys}
 
 

@@ -82,7 +82,8 @@ def task_spans(events: Sequence[dict]) -> List[dict]:
             if spans:
                 spans[-1]["end"] = event["t"]
             span = {"name": event["name"], "action": event["action"], "handler": event.get("handler", False),
-                    "start": event["t"], "end": None, "results": {}, "health_samples": [], "cpu_sample_seconds": []}
+                    "start": event["t"], "end": None, "results": {}, "health_samples": [], "cpu_sample_seconds": [],
+                    "watch_seconds": []}
             spans.append(span)
             by_uuid[event["uuid"]] = span  # a task run again (another batch) reports into its latest span
         elif kind == "result":
@@ -94,6 +95,8 @@ def task_spans(events: Sequence[dict]) -> List[dict]:
                 span["health_samples"].append(event["health_samples"])
             if "cpu_sample_seconds" in event:
                 span["cpu_sample_seconds"].append(event["cpu_sample_seconds"])
+            if "watch_seconds" in event:
+                span["watch_seconds"].append(event["watch_seconds"])
             span["last_result"] = event["t"]
         elif kind == "end":
             end = event["t"]
@@ -122,7 +125,11 @@ def gate_costs(spans: Sequence[dict], forks: int) -> dict:
     seconds, banner to banner, include the wait for the first healthy answer and the samples.
     capacity sample: the tasks whose results report a CPU sample; every host samples at once, in
     waves of ``forks`` hosts, so the sample adds its length once per wave to that task's time.
+    watch: the tasks whose results report a window on the LB counters (each batch watched once it takes traffic
+    again); their seconds, banner to banner.
     """
+    watch = [s for s in spans if s.get("watch_seconds")]
+    watch_s = sum(s["seconds"] for s in watch)
     verify = [s for s in spans if s["health_samples"]]
     capacity = [s for s in spans if s["cpu_sample_seconds"]]
     sample_s = 0.0
@@ -137,5 +144,7 @@ def gate_costs(spans: Sequence[dict], forks: int) -> dict:
         "capacity_tasks": len(capacity),
         "capacity_task_s": round(sum(s["seconds"] for s in capacity), 2),
         "capacity_sample_s": round(sample_s, 2),
-        "gates_s": round(verify_s + sample_s, 2),
+        "watch_tasks": len(watch),
+        "watch_s": round(watch_s, 2),
+        "gates_s": round(verify_s + sample_s + watch_s, 2),
     }

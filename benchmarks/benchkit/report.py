@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 HEADER = ["| hosts | batches × size | forks | playbook | wall s | lastmile / baseline | failed requests | task steps | "
-          "task results per host | LB, localhost results | verify s | capacity sample s | gates s (share of wall) | CPU s |",
-          "|---:|---|---:|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
+          "task results per host | LB, localhost results | verify s | watch s | capacity sample s | gates s (share of wall) | "
+          "CPU s |",
+          "|---:|---|---:|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
 
 
 def size_label(size: dict) -> str:
@@ -27,11 +28,12 @@ def run_row(size: dict, r: dict, ratio: Optional[float]) -> str:
     gates = r["gates"]
     others = ", ".join("%s %d" % (h, n) for h, n in r["other_hosts_task_results"].items()) or "-"
     share = "%.1f (%.0f %%)" % (gates["gates_s"], 100 * gates["gates_s"] / r["wall_s"]) if gates["gates_s"] else "-"
-    return ("| %s | %d × %d | %d | %s%s | %.1f | %s | %d of %d | %d | %.1f | %s | %s | %s | %s | %.1f |"
+    return ("| %s | %d × %d | %d | %s%s | %.1f | %s | %d of %d | %d | %.1f | %s | %s | %s | %s | %s | %.1f |"
             % (size_label(size), size["batches"], size["batch"], size["forks"], r["tool"], bad, r["wall_s"],
                "%.2f" % ratio if ratio is not None else "", r["failed_requests"], r["requests"], r["task_steps"],
                r["task_results_per_host"], others,
                "%.1f" % gates["verify_s"] if gates["verify_tasks"] else "-",
+               "%.1f" % gates["watch_s"] if gates.get("watch_tasks") else "-",
                "%.1f" % gates["capacity_sample_s"] if gates["capacity_tasks"] else "-", share, r["cpu_s"]))
 
 
@@ -60,10 +62,11 @@ def gate_lines(sizes: Sequence[dict]) -> List[str]:
             g = r["gates"]
             if not (g["verify_tasks"] or g["capacity_tasks"]):
                 continue
-            out.append("- %s hosts, %s: verify window %d × (%d samples per host), %.1f s in all; capacity sample "
-                       "%.1f s (inside %d task(s) of %.1f s); %.1f s of %.1f s wall"
+            out.append("- %s hosts, %s: verify window %d × (%d samples per host), %.1f s in all; watch on the LB counters "
+                       "%d × %.1f s in all; capacity sample %.1f s (inside %d task(s) of %.1f s); %.1f s of %.1f s wall"
                        % (size_label(size), r["tool"], g["verify_tasks"], g["health_samples_per_host"], g["verify_s"],
-                          g["capacity_sample_s"], g["capacity_tasks"], g["capacity_task_s"], g["gates_s"], r["wall_s"]))
+                          g.get("watch_tasks", 0), g.get("watch_s", 0.0), g["capacity_sample_s"], g["capacity_tasks"],
+                          g["capacity_task_s"], g["gates_s"], r["wall_s"]))
     for size in sizes:
         for kind, settings in size.get("gate_settings", {}).items():
             listed = ", ".join("%s=%s" % kv for kv in settings.items())

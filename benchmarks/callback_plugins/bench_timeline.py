@@ -6,7 +6,7 @@ Enabled by the benchmark only (ANSIBLE_CALLBACK_PLUGINS=benchmarks/callback_plug
 ANSIBLE_CALLBACKS_ENABLED=bench_timeline); writes to the file named in $BENCH_TIMELINE.
 Besides the status, a result keeps the two figures that show a gate ran: the number of health
 samples a verify window sent (``stats.count``) and the length of a CPU capacity sample
-(``capacity.cpu_sample_seconds``). benchmarks/benchkit/measure.py reads the file.
+(``capacity.cpu_sample_seconds``) and the window a batch was watched on the LB counters (``window_s``). benchmarks/benchkit/measure.py reads the file.
 """
 from __future__ import annotations
 
@@ -53,6 +53,8 @@ class CallbackModule(CallbackBase):
         stats = data.get("stats")
         if isinstance(stats, dict) and isinstance(stats.get("count"), int):
             fields["health_samples"] = stats["count"]
+        if isinstance(data.get("window_s"), (int, float)):
+            fields["watch_seconds"] = data["window_s"]
         capacity = data.get("capacity")
         if isinstance(capacity, dict) and isinstance(capacity.get("cpu_sample_seconds"), (int, float)):
             fields["cpu_sample_seconds"] = capacity["cpu_sample_seconds"]

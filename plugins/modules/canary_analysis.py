@@ -170,6 +170,14 @@ options:
     type: list
     elements: str
     default: []
+  names:
+    description:
+      - What the verdict's sentences call the two groups, canary first, for a comparison that is not a canary step
+        (a batch of a rolling deployment against the rest of the fleet, for instance).
+    type: list
+    elements: str
+    default: [canary, stable]
+    version_added: 0.4.0
 notes:
   - When the task is delegated (to the load-balancer host) and that host cannot be reached, the task
     fails with a message starting C(unreachable:) instead of making the task's own host

@@ -85,6 +85,24 @@ options:
     description: Seconds between two reads of the backend while waiting.
     type: float
     default: 0.2
+  min_serving:
+    description:
+      - Servers of the backend that must keep serving (seen up, admin state C(ready), weight above 0) when this task
+        takes servers out (O(state=drain), O(state=maint) or weight 0); V(0) sets no floor.
+      - The servers in O(name) and O(batch) do not count. Before changing anything, the task waits up to
+        O(wait_timeout) for enough of the others to serve, then fails naming the numbers and the servers not serving,
+        with RV(below_min_serving), having changed nothing. In check mode it does not wait.
+    type: int
+    default: 0
+    version_added: 0.4.0
+  batch:
+    description:
+      - Other servers taken out at the same time as O(name) (the rest of a batch drained host by host, in parallel);
+        they do not count toward O(min_serving).
+    type: list
+    elements: str
+    default: []
+    version_added: 0.4.0
 notes:
   - When the task is delegated (to the load-balancer host) and that host cannot be reached, the task
     fails with a message starting C(unreachable:) instead of making the task's own host
@@ -110,6 +128,15 @@ EXAMPLES = r"""
     name: "{{ inventory_hostname }}"
     state: ready
     weight: 100
+  delegate_to: "{{ groups['lb'][0] }}"
+
+- name: Drain this host, unless that would leave fewer than 3 other servers serving
+  lastmile.deploy.haproxy_server:
+    backend: myapp
+    name: "{{ inventory_hostname }}"
+    state: drain
+    min_serving: 3
+    batch: "{{ ansible_play_batch }}"
   delegate_to: "{{ groups['lb'][0] }}"
 
 - name: Shift canary traffic over a TCP admin socket
@@ -150,6 +177,11 @@ servers:
       response_time_ms: 12
       total_time_ms: 14
       check_status: L7OK
+below_min_serving:
+  description: True when the task failed because taking the servers out would leave fewer than O(min_serving) serving.
+  returned: on that failure
+  type: bool
+  sample: true
 commands:
   description:
     - Runtime API commands sent; empty in check mode and when nothing changed.

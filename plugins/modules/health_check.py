@@ -107,6 +107,17 @@ options:
       - Verify the TLS certificate of an C(https://) URL.
     type: bool
     default: true
+  page_urls:
+    description:
+      - Real pages of the service sampled besides O(url) once it is healthy, O(samples) GET requests each, with the
+        same O(headers); a page passes a request with any 2xx or 3xx status (redirects are not followed). Each page
+        is judged on its own against O(max_error_rate); O(max_latency_ms) applies to O(url) only.
+      - A release that answers its health endpoint but fails real pages is caught here, before it takes traffic.
+      - Needs O(samples) greater than 0.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.4.0
 seealso:
   - module: lastmile.deploy.host_capacity
   - module: lastmile.deploy.artifact_verify
@@ -130,6 +141,16 @@ EXAMPLES = r"""
     latency_percentile: 95
   delegate_to: localhost
   register: health
+
+- name: Gate on real pages too, not only the health endpoint
+  lastmile.deploy.health_check:
+    url: "http://{{ ansible_host }}:8080/health"
+    samples: 20
+    max_error_rate: 0.01
+    page_urls:
+      - "http://{{ ansible_host }}:8080/"
+      - "http://{{ ansible_host }}:8080/cart"
+  delegate_to: localhost
 
 - name: Probe a health endpoint that wants a token
   lastmile.deploy.health_check:
@@ -211,6 +232,14 @@ stats:
     p99_ms: 7.9
     max_ms: 7.9
     statuses: {"200": 50}
+page_stats:
+  description: The figures of each of O(page_urls), in order, with the keys of RV(stats).
+  returned: when O(page_urls) is given and the endpoint became healthy
+  type: list
+  elements: dict
+  sample:
+    - {url: "http://10.0.0.11:8080/", count: 20, failures: 0, error_rate: 0.0, p50_ms: 2.4, p90_ms: 3.1, p95_ms: 3.3,
+       p99_ms: 4.0, max_ms: 4.0, statuses: {"200": 20}}
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -55,9 +55,12 @@ def test_a_rolling_deployment_at_its_defaults_drains_and_restores_on_every_lb_ho
     lb2.wait_servers("UP")
     before = {"lb1": view(fleet.haproxy), "lb2": view(lb2)}
     with fleet.load() as load1, LoadGenerator(lb2.frontend_url, concurrency=2, pause=0.02) as load2:
-        run = deploy(fleet, "v2", args=lb_inventory(tmp_path / "lb2.yml", lb2=lb2.socket))
+        # each batch watched on the counters for the default 3 s, which FAST turns off elsewhere
+        run = deploy(fleet, "v2", args=lb_inventory(tmp_path / "lb2.yml", lb2=lb2.socket), deploy_batch_observe_seconds=3)
     assert run.rc == 0, run.output[-3000:]
     assert fleet.versions() == {h.name: "v2" for h in fleet.hosts}
+    watched = re.findall(r"TASK \[lastmile\.deploy\.verify : Watch the batch serve users[^\n]*\n(ok: \[\w+ -> lb1\])", run.output)
+    assert len(watched) == FLEET_HOSTS, run.output[-3000:]
     # every host drained and given back on each LB host: 3 batches, a drain and a restore each
     drains = [line for line in delegated(run, "lb2") if line.startswith("changed")]
     assert len(drains) >= 2 * FLEET_HOSTS, run.output[-3000:]

@@ -156,3 +156,47 @@ def test_release_slower_than_the_default_latency_gate_is_rolled_back(fleet):
     assert load.snapshot().failed == 0, load.snapshot()
     assert set(fleet.versions().values()) == {"v1"}
     assert {e["version"]: e["status"] for e in history(fleet.hosts[0])}["v7slow"] == "failed"
+
+
+def test_a_release_that_fails_only_on_a_real_page_is_stopped_by_deploy_verify_paths(fleet):
+    """/health answers 200 while / fails 30 % of requests: sampling / on the host stops the first batch before it
+    takes traffic, and users see no error."""
+    ensure(fleet, "v1")
+    first = fleet.hosts[0]
+    with fleet.load() as load:
+        run = deploy(fleet, "v8err", mode="errors", deploy_verify_paths=["/"])
+    assert run.rc != 0, run.output[-3000:]
+    assert load.snapshot().failed == 0, load.snapshot().summary()
+    assert set(fleet.versions().values()) == {"v1"}
+    said = re.sub(r"\s+", " ", run.output)
+    assert re.search(r"%s: Verify the health of the host \(release v8err\): %s: error rate 0\.[2-4]\d* > 0\.001 over 10 "
+                     r"samples \(\d+ failed, statuses 200 x\d+, 500 x\d+\)" % (first.name, re.escape(first.url)), said), \
+        run.output[-3000:]
+    assert {e["version"]: e["status"] for e in history(first)}["v8err"] == "failed"
+    assert "v8err" not in {e["version"] for e in history(fleet.hosts[1])}
+
+
+def test_a_release_that_fails_only_what_users_ask_for_fails_its_first_batch_at_the_defaults(fleet):
+    """/health answers 200 while / fails 30 % of requests. The first batch takes traffic back and is watched on
+    HAProxy's counters against the rest of the fleet for deploy_batch_observe_seconds (default 3 s): it fails there,
+    is drained at once and put back; the second host never runs the release."""
+    ensure(fleet, "v1")
+    first, second = fleet.hosts
+    bad = fleet.build_release("v9err", mode="errors")
+    extra = {**{k: v for k, v in FAST.items() if k != "deploy_batch_observe_seconds"},
+             "deploy_version": "v9err", "deploy_artifact": str(bad.path), "deploy_checksum": bad.checksum}
+    with fleet.load() as load:
+        run = run_playbook(fleet, "deploy", extra)
+    report = load.snapshot()
+    assert run.rc != 0, run.output[-3000:]
+    assert set(fleet.versions().values()) == {"v1"}
+    said = re.sub(r"\s+", " ", run.output)
+    assert re.search(r"%s: Watch the batch serve users beside the rest of the fleet \(release v9err\): judging the LB "
+                     r"counters of backend 'sample' failed \(batch %s vs rest of the fleet %s over 3\.\d+s\): batch "
+                     r"error rate 0\.\d+ \(\d+/\d+\) > max_error_rate 0\.001" % (first.name, first.name, second.name), said), \
+        run.output[-3000:]
+    assert f"Restored: {first.name} -> v1" in said
+    # users met the release on one host for one window: a few errors, not the fleet's share of 30 %
+    assert 0 < report.failed < 0.1 * report.total, report.summary()
+    assert "v9err" not in {e["version"] for e in history(second)}
+    assert {e["version"]: e["status"] for e in history(first)}["v9err"] == "failed"

@@ -29,6 +29,7 @@ FAST_GATES = {
     "deploy_cpu_sample_seconds": 0.2,
     "deploy_max_cpu_percent": 100,
     "deploy_verify_samples": 10,
+    "deploy_batch_observe_seconds": 0,
 }
 
 

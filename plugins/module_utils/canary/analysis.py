@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
 from ansible_collections.lastmile.deploy.plugins.module_utils.gate import FAIL, INCONCLUSIVE, PASS
@@ -320,22 +320,26 @@ def analyse(
     canary_probes: Optional[ProbeFigures] = None,
     stable_probes: Optional[ProbeFigures] = None,
     baseline: Optional[Baseline] = None,
+    names: Tuple[str, str] = ("canary", "stable"),
 ) -> Analysis:
     """Inconclusive when a group saw too few requests; fail when any check fails; else pass.
+
+    ``names``: what the sentences call the two groups (a batch and the rest of the fleet, for instance).
 
     The stable side is the window's stable figures, or `baseline` when the stable group served
     fewer than min_requests in the window and the baseline has at least min_requests; the first
     reason then says so. Probe latencies of both groups still go to the Mann-Whitney test.
     """
     limits = thresholds.validate()
-    canary_short = _shortfall("canary", canary, canary_probes, limits)
-    stable_short = _shortfall("stable", stable, stable_probes, limits)
+    canary_name = names[0]
+    canary_short = _shortfall(canary_name, canary, canary_probes, limits)
+    stable_short = _shortfall(names[1], stable, stable_probes, limits)
     test = _latency_test(canary_probes, stable_probes, limits)
-    source, judged, judged_probes, stable_name, notes = WINDOW, stable, stable_probes, "stable", []
+    source, judged, judged_probes, stable_name, notes = WINDOW, stable, stable_probes, names[1], []
     if stable_short and baseline is not None:
         if baseline.seen >= limits.min_requests:
             source, judged, judged_probes, stable_name = BASELINE, baseline.figures, None, baseline.name
-            notes.append("%s: the canary is judged against the %s, %d requests" % (stable_short, baseline.name, baseline.seen))
+            notes.append("%s: the %s is judged against the %s, %d requests" % (stable_short, canary_name, baseline.name, baseline.seen))
             stable_short = ""
         else:
             stable_short += ", and the %s have %d, fewer as well" % (baseline.name, baseline.seen)
@@ -343,9 +347,10 @@ def analyse(
     if shortfalls:
         return Analysis(INCONCLUSIVE, notes + shortfalls, test, source)
     failed, passed = [], []
-    for ok, sentence in _error_checks(canary, judged, canary_probes, judged_probes, stable_name, limits):
+    for ok, sentence in _error_checks(canary, judged, canary_probes, judged_probes, (canary_name, stable_name), limits,
+                                      window=source == WINDOW):
         (passed if ok else failed).append(sentence)
-    for ok, sentence in _latency_checks(canary, judged, canary_probes, stable_probes, test, stable_name, limits):
+    for ok, sentence in _latency_checks(canary, judged, canary_probes, stable_probes, test, names, stable_name, limits):
         (passed if ok else failed).append(sentence)
     return Analysis(FAIL, notes + failed, test, source) if failed else Analysis(PASS, notes + passed, test, source)
 
@@ -361,22 +366,23 @@ def _shortfall(label, figures, probes, limits) -> str:
     return "%s served %d requests%s in the window, fewer than min_requests %d" % (label, seen, detail, limits.min_requests)
 
 
-def _error_checks(canary, stable, canary_probes, stable_probes, stable_name, limits) -> list:
+def _error_checks(canary, stable, canary_probes, stable_probes, names, limits, window=True) -> list:
+    canary_name, stable_name = names
     canary_errors, canary_total = _errors(canary, canary_probes)
     stable_errors, stable_total = _errors(stable, stable_probes)
     canary_rate, stable_rate = _ratio(canary_errors, canary_total), _ratio(stable_errors, stable_total)
     canary_text = _rate_text(canary_rate, canary_errors, canary_total, canary, canary_probes)
     stable_text = _rate_text(stable_rate, stable_errors, stable_total, stable, stable_probes)
     if canary_rate is None:
-        return [(True, "canary error rate not checked: no response in the window")]
+        return [(True, "%s error rate not checked: no response in the window" % canary_name)]
     checks = [(
         canary_rate <= limits.max_error_rate,
-        "canary error rate %s %s max_error_rate %g; %s %s"
-        % (canary_text, "<=" if canary_rate <= limits.max_error_rate else ">", limits.max_error_rate,
+        "%s error rate %s %s max_error_rate %g; %s %s"
+        % (canary_name, canary_text, "<=" if canary_rate <= limits.max_error_rate else ">", limits.max_error_rate,
            stable_name, stable_text),
     )]
     if stable_rate is None:
-        checks.append((True, "error rate increase not checked: no stable response in the window" if stable_name == "stable"
+        checks.append((True, "error rate increase not checked: no %s response in the window" % stable_name if window
                        else "error rate increase not checked: the %s hold no response" % stable_name))
     else:
         increase = canary_rate - stable_rate
@@ -384,27 +390,30 @@ def _error_checks(canary, stable, canary_probes, stable_probes, stable_name, lim
         ok = round(increase, 12) <= limits.max_error_rate_increase
         checks.append((
             ok,
-            "canary error rate %s - %s %s = %s %s max_error_rate_increase %g"
-            % (canary_text, stable_name, stable_text, _fmt_rate(increase), "<=" if ok else ">",
+            "%s error rate %s - %s %s = %s %s max_error_rate_increase %g"
+            % (canary_name, canary_text, stable_name, stable_text, _fmt_rate(increase), "<=" if ok else ">",
                limits.max_error_rate_increase),
         ))
     return checks
 
 
-def _latency_checks(canary, stable, canary_probes, stable_probes, test, stable_name, limits) -> list:
+def _latency_checks(canary, stable, canary_probes, stable_probes, test, names, stable_name, limits) -> list:
+    """``stable_name``: what the compared figures are called (the window's stable group or a baseline); the
+    probes are always the window's groups, ``names``."""
+    canary_name = names[0]
     checks = []
     if canary.response_time_ms is None or stable.response_time_ms is None:
         checks.append((True, "response time not compared: a group served no request through HAProxy"))
     else:
         checks.append(_slower_check(
-            "canary response time %.1f ms" % canary.response_time_ms, canary.response_time_ms,
+            "%s response time %.1f ms" % (canary_name, canary.response_time_ms), canary.response_time_ms,
             "%s %.1f ms" % (stable_name, stable.response_time_ms), stable.response_time_ms, limits,
         ))
     if test is not None:
         significant = test.p_value < limits.alpha
         ok, sentence = _slower_check(
-            "canary probe p50 %.1f ms" % canary_probes.p50_ms, canary_probes.p50_ms,
-            "stable p50 %.1f ms" % stable_probes.p50_ms, stable_probes.p50_ms, limits,
+            "%s probe p50 %.1f ms" % (canary_name, canary_probes.p50_ms), canary_probes.p50_ms,
+            "%s p50 %.1f ms" % (names[1], stable_probes.p50_ms), stable_probes.p50_ms, limits,
         )
         checks.append((
             ok or not significant,
@@ -413,7 +422,7 @@ def _latency_checks(canary, stable, canary_probes, stable_probes, test, stable_n
         ))
     elif canary_probes is not None or stable_probes is not None:
         checks.append((True, "probe latency not tested: fewer than min_probe_samples %d latencies in a group (%s)"
-                       % (limits.min_probe_samples, _latency_counts(canary_probes, stable_probes))))
+                       % (limits.min_probe_samples, _latency_counts(canary_probes, stable_probes, names))))
     return checks
 
 
@@ -439,10 +448,10 @@ def _latency_test(canary_probes, stable_probes, limits) -> Optional[MannWhitney]
     return mann_whitney_greater(canary, stable)
 
 
-def _latency_counts(canary_probes, stable_probes) -> str:
+def _latency_counts(canary_probes, stable_probes, names) -> str:
     return ", ".join(
         "%s %s" % (label, len(probes.latencies_ms) if probes is not None else "none")
-        for label, probes in (("canary", canary_probes), ("stable", stable_probes))
+        for label, probes in zip(names, (canary_probes, stable_probes))
     )
 
 

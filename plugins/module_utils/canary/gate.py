@@ -62,12 +62,16 @@ ARGUMENT_SPEC = dict(
     baseline=dict(type="dict"),
     on_fail_weights=dict(type="dict"),
     on_fail_drain=dict(type="list", elements="str", default=[]),
+    names=dict(type="list", elements="str", default=["canary", "stable"]),
 )
 
 
 def checked_options(params: dict) -> tuple:
     """(thresholds, baseline or None), or raise AnalysisError naming the first bad value."""
     thresholds = Thresholds(**{name: params[name] for name in THRESHOLDS}).validate()
+    if len(params["names"]) != 2 or not all(name.strip() for name in params["names"]):
+        raise AnalysisError("names is %r: expected two words, what the canary and the stable servers are called"
+                            % (params["names"],))
     return thresholds, baseline_from_dict(params["baseline"]) if params["baseline"] is not None else None
 
 
@@ -94,7 +98,8 @@ class CounterComparison(Gate):
         stable_figures = group_figures(stable, window.before, window.after)
         canary_probes = probe_figures(window.canary_probes) if window.canary_probes is not None else None
         stable_probes = probe_figures(window.stable_probes) if window.stable_probes is not None else None
-        analysis = analyse(canary_figures, stable_figures, self.thresholds, canary_probes, stable_probes, baseline)
+        analysis = analyse(canary_figures, stable_figures, self.thresholds, canary_probes, stable_probes, baseline,
+                           names=tuple(params["names"]))
         figures = dict(
             verdict=analysis.verdict,
             reasons=analysis.reasons,
@@ -134,17 +139,20 @@ def judge_step(params: dict, check_mode: bool) -> dict:
         raise failed(str(exc), changed=False) from exc
     result = dict(verdict.figures, changed=False)
     canary = ", ".join(result["canary"]["servers"])
+    canary_name, stable_name = params["names"]
     if result["stable_source"] == BASELINE:
         label = result["baseline"]["label"]
-        groups = "canary %s over %.1fs vs the earlier stable figures%s" % (
-            canary, result["window_s"], " (%s)" % label if label else "")
+        groups = "%s %s over %.1fs vs the earlier stable figures%s" % (
+            canary_name, canary, result["window_s"], " (%s)" % label if label else "")
     else:
-        groups = "canary %s vs stable %s over %.1fs" % (canary, ", ".join(result["stable"]["servers"]), result["window_s"])
+        groups = "%s %s vs %s %s over %.1fs" % (
+            canary_name, canary, stable_name, ", ".join(result["stable"]["servers"]), result["window_s"])
     if verdict.blocks(params["fail_on_inconclusive"]):
         said = "failed" if verdict.outcome == FAIL else "is inconclusive"
         setting = " and fail_on_inconclusive is set" if verdict.outcome == INCONCLUSIVE else ""
-        raise failed("canary analysis of backend '%s' %s (%s)%s: %s"
-                     % (params["backend"], said, groups, setting, "; ".join(verdict.reasons)), **result)
+        what = "canary analysis" if canary_name == "canary" else "judging the LB counters"
+        raise failed("%s of backend '%s' %s (%s)%s: %s"
+                     % (what, params["backend"], said, groups, setting, "; ".join(verdict.reasons)), **result)
     return result
 
 

@@ -8,6 +8,7 @@ process when the task runs on the controller (plugins/plugin_utils/_controller_m
 
 from __future__ import annotations
 
+import time
 from typing import List
 
 from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.pool import HAProxyPool
@@ -21,6 +22,7 @@ from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.state impo
     admin_and_weight,
     unmet_changes,
 )
+from ansible_collections.lastmile.deploy.plugins.module_utils.lb.serving import too_few_left
 
 __all__ = ["INFO_ARGUMENT_SPEC", "SERVER_ARGUMENT_SPEC", "SERVER_SPEC_RULES", "HAProxyError", "change_servers",
            "read_servers"]
@@ -35,6 +37,8 @@ SERVER_ARGUMENT_SPEC = dict(
     wait=dict(type="bool", default=True),
     wait_timeout=dict(type="float", default=60.0),
     wait_interval=dict(type="float", default=0.2),
+    min_serving=dict(type="int", default=0),
+    batch=dict(type="list", elements="str", default=[]),
 )
 SERVER_SPEC_RULES = dict(
     mutually_exclusive=[("weight", "weights")],
@@ -81,6 +85,27 @@ def wait_for(pool: HAProxyPool, params: dict, current: dict, targets: list) -> d
     return current
 
 
+def takes_out(changes: dict) -> bool:
+    """True when a change stops a server from serving: drain, maint or weight 0."""
+    return any(change.get("admin") in ("drain", "maint") or change.get("weight") == 0 for change in changes.values())
+
+
+def wait_for_floor(pool: HAProxyPool, params: dict, taken: list, check_mode: bool) -> None:
+    """Wait until taking ``taken`` out leaves at least ``min_serving`` servers serving, up to ``wait_timeout``
+    (not in check mode); raise when it would not, changing nothing."""
+    deadline = time.monotonic() + (0 if check_mode else max(params["wait_timeout"], 0.0))
+    while True:
+        problem = too_few_left(pool.snapshot(), taken, params["min_serving"])
+        if problem is None:
+            return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            waited = "" if check_mode else "waited %gs, " % params["wait_timeout"]
+            raise HAProxyError("backend '%s': %s; %snothing was changed" % (params["backend"], problem, waited)).with_result(
+                changed=False, below_min_serving=True)
+        time.sleep(min(max(params["wait_interval"], 0.01), remaining))
+
+
 def change_servers(params: dict, check_mode: bool, diff: bool, warnings: List[str]) -> dict:
     """Change and wait; a failure carries ``changed`` and the ``commands`` already sent.
 
@@ -92,6 +117,8 @@ def change_servers(params: dict, check_mode: bool, diff: bool, warnings: List[st
         changes = build_changes(params)
         targets = list(changes)
         pool = HAProxyPool(params["backend"], params["socket"])
+        if params["min_serving"] > 0 and takes_out(changes):
+            wait_for_floor(pool, params, targets + [name for name in params["batch"] if name not in targets], check_mode)
         if check_mode:
             before, after, commands = pool.preview(changes)
         else:

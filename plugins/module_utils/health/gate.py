@@ -39,7 +39,11 @@ ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = dict(
     latency_percentile=dict(type="int", default=95),
     headers=dict(type="dict", no_log=True),
     validate_certs=dict(type="bool", default=True),
+    page_urls=dict(type="list", elements="str", default=[]),
 )
+
+# what a page (page_urls) may answer: the page itself or a redirect, never an error
+PAGE_STATUSES = tuple(range(200, 400))
 
 
 class Unhealthy(LastmileError):
@@ -65,6 +69,8 @@ def check_params(params: dict) -> None:
         raise ProbeError("samples must be 0 or more, got %r" % params["samples"])
     if not 0 <= params["max_error_rate"] <= 1:
         raise ProbeError("max_error_rate must be between 0 and 1, got %r" % params["max_error_rate"])
+    if params["page_urls"] and not params["samples"]:
+        raise ProbeError("page_urls needs samples > 0: each page is sampled as often as the endpoint")
     if not 0 < params["latency_percentile"] <= 100:
         raise ProbeError("latency_percentile must be between 1 and 100, got %r" % params["latency_percentile"])
 
@@ -110,6 +116,13 @@ class HealthProbe(Gate):
             )
             figures["stats"] = stats.as_dict()
             failures = evaluate(stats, params["max_error_rate"], params["max_latency_ms"], params["latency_percentile"])
+            page_request = {**request, "expect_status": PAGE_STATUSES, "body_regex": None}
+            pages = [sample(page, params["samples"], params["sample_interval"], request_timeout=params["timeout"],
+                            **page_request) for page in params["page_urls"]]
+            if pages:
+                figures["page_stats"] = [page.as_dict() for page in pages]
+            # a page's latency is its own business: the latency limit is the health endpoint's
+            failures += [failure for page in pages for failure in evaluate(page, params["max_error_rate"], None)]
             if failures:
                 return Verdict(self.name, FAIL, failures, figures)
         return Verdict(self.name, PASS, [], figures)

@@ -9,6 +9,7 @@ never shown (see ``shown``).
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -19,6 +20,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.lastmile.deploy.plugins.module_utils.release.checksum import ChecksumError, parse_checksum
 from ansible_collections.lastmile.deploy.plugins.module_utils.plan.batches import PlanError, batch_size
 from ansible_collections.lastmile.deploy.plugins.module_utils.canary.weights import TrafficError, check_steps
+from ansible_collections.lastmile.deploy.plugins.module_utils.lb.serving import ServingError, minimum_serving
 from ansible_collections.lastmile.deploy.plugins.module_utils.release.version import VersionError, kind_of, validate_version
 
 HIDDEN = "<hidden>"
@@ -77,6 +79,28 @@ def _batch(value: Any) -> Optional[str]:
         batch_size(1, value)
     except PlanError as exc:
         return str(exc)
+    return None
+
+
+def _min_healthy(value: Any) -> Optional[str]:
+    try:
+        minimum_serving(value, 1, 0)
+    except ServingError as exc:
+        return str(exc)
+    return None
+
+
+_PAGE_PATH = re.compile(r"/(?!/)[\x21-\x7e]*")
+
+
+def _verify_paths(value: Any) -> Optional[str]:
+    """Each path is joined to the health URL's scheme, host and port: one that could name another host
+    (``//evil``, no leading ``/``) or break the request line (spaces, control characters) is refused."""
+    bad = [path for path in (value if isinstance(value, list) else [value])
+           if not isinstance(path, str) or not _PAGE_PATH.fullmatch(path) or "\\" in path]
+    if bad:
+        return "%s: expected paths that start with one / and hold printable characters without spaces, such as /cart" % (
+            ", ".join(json.dumps(path) if isinstance(path, str) else repr(path) for path in bad))
     return None
 
 
@@ -152,6 +176,8 @@ RANGES = {
 VALUE_CHECKS: Dict[str, Callable[[Any], Optional[str]]] = {
     "deploy_version": _version,
     "deploy_batch": _batch,
+    "deploy_min_healthy": _min_healthy,
+    "deploy_verify_paths": _verify_paths,
     "deploy_canary_steps": _canary_steps,
     "deploy_health_url": _http_url,
     "deploy_artifact": _artifact,

@@ -85,7 +85,7 @@ def test_spans_run_from_a_task_start_to_the_next_and_collect_gate_figures():
 
     gates = measure.gate_costs(spans, forks=5)
     assert gates == {"verify_tasks": 2, "verify_s": 3.0, "health_samples_per_host": 20, "capacity_tasks": 1,
-                     "capacity_task_s": 1.5, "capacity_sample_s": 1.0, "gates_s": 4.0}
+                     "capacity_task_s": 1.5, "capacity_sample_s": 1.0, "watch_tasks": 0, "watch_s": 0, "gates_s": 4.0}
     # two hosts with one fork sample one after the other
     assert measure.gate_costs(spans, forks=1)["capacity_sample_s"] == 2.0
 

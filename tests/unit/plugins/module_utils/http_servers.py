@@ -55,6 +55,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, b'{"status": "ok"}')
         elif path == "/down":
             self._send(503, b'{"status": "down"}')
+        elif path == "/moved":
+            self.send_response(302)
+            self.send_header("Location", "/health")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif path == "/warmup":
             status = 503 if count <= owner.warmup_failures else 200
             self._send(status, b'{"status": "warming"}' if status == 503 else b'{"status": "ok"}')

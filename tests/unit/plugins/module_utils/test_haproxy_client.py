@@ -391,7 +391,7 @@ STATIC_LB = "Backend is using a static LB algorithm and only accepts weights '0%
 def test_a_change_haproxy_partly_refuses_reports_what_was_sent(answer, applied):
     peer = HangingUpPeer((app_state() + STAT).encode(), (answer + app_state() + STAT).encode())
     params = dict(socket=peer.path, backend="app", name=["web1"], state="drain", weight=3, weights=None, wait=False,
-                  wait_timeout=1.0, wait_interval=0.1)
+                  wait_timeout=1.0, wait_interval=0.1, min_serving=0, batch=[])
     try:
         with pytest.raises(HAProxyError) as info:
             _haproxy_tasks.change_servers(params, check_mode=False, diff=False, warnings=[])

@@ -152,3 +152,38 @@ def test_bad_hooks_are_named_and_give_no_hooks(tmp_path):
         "deploy_hooks.on_rollback [3]: expected a list of task file paths"]
     assert resolve_hooks(["a.yml"], str(tmp_path))[1] == [
         "deploy_hooks ['a.yml']: expected a mapping of phase to a list of task files"]
+
+
+@pytest.mark.parametrize("paths, bad", [
+    (["//evil.example/x"], '"//evil.example/x"'),
+    (["evil.example"], '"evil.example"'),
+    (["@evil.example/"], '"@evil.example/"'),
+    (["/a b"], '"/a b"'),
+    (["/x\r\nHost: evil"], '"/x\\r\\nHost: evil"'),
+    (["/ok", "/\\\\evil"], '"/\\\\\\\\evil"'),
+    ([3], "3"),
+])
+def test_verify_paths_that_could_leave_the_host_or_break_the_request_are_refused(paths, bad):
+    problems = check_values({"deploy_verify_paths": paths})
+    assert len(problems) == 1 and bad in problems[0], problems
+    assert problems[0].endswith("expected paths that start with one / and hold printable characters without spaces, "
+                                "such as /cart")
+    assert check_values({"deploy_min_healthy": "75%", "deploy_verify_paths": ["/", "/cart?x=1", "/a@b"]}) == []
+
+
+@given(st.text(max_size=40))
+def test_an_accepted_verify_path_always_stays_on_the_health_urls_host(path):
+    """The verify role joins each path to the health URL's scheme and host:port; nothing accepted changes which host
+    the request goes to, whatever the path holds."""
+    from urllib.parse import urlsplit
+
+    if check_values({"deploy_verify_paths": [path]}):
+        return
+    joined = urlsplit("http://10.0.0.11:8080" + path)
+    assert (joined.scheme, joined.hostname, joined.port) == ("http", "10.0.0.11", 8080)
+
+
+@pytest.mark.parametrize("value", [-1, "x", "101%", True, "1.5"])
+def test_a_bad_min_healthy_is_named_before_the_lock(value):
+    problems = check_values({"deploy_min_healthy": value})
+    assert len(problems) == 1 and problems[0].startswith("deploy_min_healthy "), problems

@@ -122,6 +122,36 @@ def test_failed_wait_still_reports_what_was_sent(lab):
     assert "web3 (status DOWN" in result["msg"]
 
 
+def test_a_drain_that_would_leave_too_few_serving_fails_and_changes_nothing(lab):
+    """web1 and web2 serve; web3 is DOWN and web4 in maintenance. Draining web1 with web2 in the
+    same batch would leave none of the 2 that must keep serving."""
+    before = lab.state()
+    result = run(lab, backend="app", name="web1", state="drain", min_serving=2, batch=["web1", "web2"],
+                 wait_timeout=0.3)
+    assert (result["failed"], result["changed"], result["below_min_serving"]) == (True, False, True), result
+    assert result["msg"] == (
+        "backend 'app': taking web1, web2 out would leave 0 of 4 servers serving (none), fewer than the 2 that must "
+        "keep serving (not serving now: web3 DOWN, web4 MAINT); waited 0.3s, nothing was changed")
+    assert lab.state() == before
+    # check mode says the same at once, and a floor that holds lets the drain through
+    checked = run(lab, check_mode=True, backend="app", name="web1", state="drain", min_serving=2, wait_timeout=30)
+    assert checked["failed"] and checked["msg"].endswith("web4 MAINT); nothing was changed")
+    assert run(lab, backend="app", name="web1", state="drain", min_serving=1, batch=["web1"])["changed"] is True
+
+
+def test_a_drain_waits_for_enough_servers_to_serve_again(lab):
+    run(lab, backend="app", name="web2", state="maint")
+    back = threading.Timer(0.5, lambda: lab.send("set server app/web2 state ready"))
+    back.start()
+    try:
+        started = time.monotonic()
+        result = run(lab, backend="app", name="web1", state="drain", min_serving=1, wait_timeout=10)
+    finally:
+        back.join()
+    assert result["changed"] is True and result["commands"] == ["set server app/web1 state drain"], result
+    assert 0.4 < time.monotonic() - started < 10
+
+
 def test_unknown_server_fails_and_changes_nothing(lab):
     before = lab.state()
     result = run(lab, backend="app", name=["web1", "web9"], state="maint")

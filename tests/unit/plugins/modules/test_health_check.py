@@ -89,6 +89,25 @@ def test_samples_error_rate_gate(server, capsys):
     assert result["msg"].startswith("%s: error rate 0.3333 > 0.001 over 30 samples" % url)
 
 
+def test_pages_are_sampled_besides_the_endpoint_and_a_failing_page_fails_the_gate(server, capsys):
+    """The health endpoint is fine; /moved redirects (a page may) and /flaky fails every 3rd request."""
+    moved, flaky = server.url("/moved"), server.url("/flaky")
+    args = dict(url=server.url("/health"), samples=30, sample_interval=0, max_error_rate=0.01, page_urls=[moved, flaky])
+    rc, result = run_in_process(main, args, capsys)
+    assert rc == 1, result
+    assert result["msg"] == "%s: error rate 0.3333 > 0.01 over 30 samples (10 failed, statuses 200 x20, 500 x10)" % flaky
+    assert [page["url"] for page in result["page_stats"]] == [moved, flaky]
+    assert result["page_stats"][0]["statuses"] == {"302": 30} and result["page_stats"][0]["failures"] == 0
+    assert result["stats"]["failures"] == 0 and server.counts["/flaky"] == 30
+    rc, result = run_in_process(main, dict(args, page_urls=[moved]), capsys)
+    assert rc == 0 and set(result["page_stats"][0]) == STATS_KEYS, result
+
+
+def test_page_urls_need_samples(server, capsys):
+    rc, result = run_in_process(main, dict(url=server.url("/health"), page_urls=[server.url("/")]), capsys)
+    assert rc == 1 and result["msg"] == "page_urls needs samples > 0: each page is sampled as often as the endpoint"
+
+
 def test_samples_latency_gate(server, capsys):
     url = server.url("/slow")
     args = dict(url=url, samples=3, sample_interval=0, max_latency_ms=10, latency_percentile=90)
