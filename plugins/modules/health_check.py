@@ -113,7 +113,8 @@ options:
         same O(headers); a page passes a request with any 2xx or 3xx status (redirects are not followed). Each page
         is judged on its own against O(max_error_rate); O(max_latency_ms) applies to O(url) only.
       - A release that answers its health endpoint but fails real pages is caught here, before it takes traffic.
-      - Needs O(samples) greater than 0.
+      - Needs O(samples) greater than 0. Each page must be on the scheme, host and port of O(url), without user info
+        (the pages are sent the same O(headers)).
     type: list
     elements: str
     default: []

@@ -107,3 +107,26 @@ def test_a_server_lost_during_the_run_stops_the_next_batch_before_its_drain(flee
     finally:
         last._rpc("startProcess", "sample")
         fleet.wait_lb(status="UP")
+
+
+def test_a_rollback_is_not_held_back_by_a_server_already_down(fleet):
+    """Undoing a deployment is what restores service: the floor does not stop it, and the host that was down
+    comes back on the release rolled back to."""
+    from conftest import run_playbook
+    from helpers import FAST
+
+    ensure(fleet, "v5", "v6")
+    last = fleet.hosts[-1]
+    last._rpc("stopProcess", "sample")
+    fleet.wait_lb(status="DOWN", hosts=[last.name])
+    try:
+        with fleet.load() as load:
+            run = run_playbook(fleet, "rollback", {**FAST})
+        assert run.rc == 0, run.output[-3000:]
+        assert load.snapshot().failed == 0, load.snapshot().summary()
+        assert set(fleet.versions().values()) == {"v5"}
+        assert "Too few servers would keep serving" not in run.output
+    finally:
+        if last.status() != "RUNNING":
+            last._rpc("startProcess", "sample")
+        fleet.wait_lb(status="UP")

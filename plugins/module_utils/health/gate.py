@@ -9,6 +9,7 @@ when the task runs on the controller (see plugins/action/health_check.py).
 from __future__ import annotations
 
 from typing import Any, Dict
+from urllib.parse import urlsplit
 
 from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
 from ansible_collections.lastmile.deploy.plugins.module_utils.gate import FAIL, PASS, Gate, Verdict
@@ -16,6 +17,7 @@ from ansible_collections.lastmile.deploy.plugins.module_utils.http_client import
     ProbeError,
     WaitResult,
     clean_headers,
+    origin,
     probe,
     sample,
     wait_healthy,
@@ -46,6 +48,14 @@ ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = dict(
 PAGE_STATUSES = tuple(range(200, 400))
 
 
+def _same_origin(page: str, url: str) -> bool:
+    try:
+        parts = urlsplit(page)
+        return origin(page) == origin(url) and parts.username is None and "\\" not in page
+    except ValueError:
+        return False
+
+
 class Unhealthy(LastmileError):
     """The endpoint did not pass its health gate; ``result`` holds the last probe and the samples."""
 
@@ -71,6 +81,11 @@ def check_params(params: dict) -> None:
         raise ProbeError("max_error_rate must be between 0 and 1, got %r" % params["max_error_rate"])
     if params["page_urls"] and not params["samples"]:
         raise ProbeError("page_urls needs samples > 0: each page is sampled as often as the endpoint")
+    # pages get the same headers (often a token): never another host's
+    elsewhere = [page for page in params["page_urls"] if not _same_origin(page, params["url"])]
+    if elsewhere:
+        raise ProbeError("page_urls %s: expected pages of %s (same scheme, host and port, no user info), since they are "
+                         "sent the same headers" % (", ".join(elsewhere), origin(params["url"])))
     if not 0 < params["latency_percentile"] <= 100:
         raise ProbeError("latency_percentile must be between 1 and 100, got %r" % params["latency_percentile"])
 

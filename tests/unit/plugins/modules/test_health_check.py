@@ -103,6 +103,18 @@ def test_pages_are_sampled_besides_the_endpoint_and_a_failing_page_fails_the_gat
     assert rc == 0 and set(result["page_stats"][0]) == STATS_KEYS, result
 
 
+@pytest.mark.parametrize("page", ["http://evil.example/", "{base}@evil.example/", "https://{hostport}/",
+                                  "http://user@{hostport}/", "{base}:1/"])
+def test_a_page_of_another_host_is_refused_before_any_request(server, capsys, page):
+    """The pages get the health URL's headers (a token): one elsewhere is refused, and nothing is sent."""
+    base = server.url("").rstrip("/")
+    page = page.format(base=base, hostport=base.split("//", 1)[1])
+    rc, result = run_in_process(main, dict(url=server.url("/health"), samples=2, page_urls=[page],
+                                           headers={"Authorization": "Bearer t0ken"}), capsys)
+    assert rc == 1 and result["msg"].startswith("page_urls %s: expected pages of " % page), result
+    assert server.counts == {}
+
+
 def test_page_urls_need_samples(server, capsys):
     rc, result = run_in_process(main, dict(url=server.url("/health"), page_urls=[server.url("/")]), capsys)
     assert rc == 1 and result["msg"] == "page_urls needs samples > 0: each page is sampled as often as the endpoint"
