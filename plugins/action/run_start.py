@@ -8,7 +8,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError, failure
-from ansible_collections.lastmile.deploy.plugins.module_utils.run.start import start
+from ansible_collections.lastmile.deploy.plugins.module_utils.run.start import new_run_id, start
 
 ARGUMENT_SPEC = dict(
     app=dict(type="str", required=True),
@@ -37,4 +37,4 @@ class ActionModule(ActionBase):
         except LastmileError as exc:
             return dict(result, **failure(exc))
         return dict(result, changed=False, lb_before=lb["before"], lb_now=lb["now"], lb_inherited=lb["inherited"],
-                    left_out_hosts=lb["left_out"])
+                    left_out_hosts=lb["left_out"], run_id=new_run_id())

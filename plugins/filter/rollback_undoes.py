@@ -13,6 +13,10 @@ author:
 description:
   - Reads, for each host, the facts C(lastmile.deploy.release) remembers from the release state (C(deploy_release_before),
     the current release; C(deploy_release_previous), the release a rollback goes back to; C(deploy_release_history)).
+  - Picks the run the rollback undoes, by the run id each switch records in the history. It is the newest run that
+    put a host's current release in place and still stands (succeeded or pending), past any restore or rollback
+    that put a release back. The rollback moves the hosts that run changed, and the others stay. Histories
+    recorded before runs had ids move every host.
   - Says, before a rollback changes anything, which release it removes and which it puts back, and which deployments
     failed or were rolled back since the release it puts back, each with its time and the hosts it is about.
 options:
@@ -52,6 +56,22 @@ _value:
   description: The statement.
   type: dict
   contains:
+    run:
+      description: The id of the run the rollback undoes; null when no history records run ids.
+      type: str
+    hosts:
+      description: The hosts the rollback moves, in input order.
+      type: list
+      elements: str
+    staying:
+      description: The hosts that run did not change; the rollback leaves them as they are.
+      type: list
+      elements: str
+    problem:
+      description:
+        - Empty, or why the rollback is refused. The hosts it moves and those that stay would end on different
+          releases. The text names each host's release, where it would end and its last history entries.
+      type: str
     removes:
       description: 'Lines C(<hosts>: removes <release>, puts back <release>), one per pair of releases.'
       type: list

@@ -102,6 +102,18 @@ options:
         description: Release C(current) points at before the restart.
         type: str
         required: true
+      run:
+        description:
+          - Id of the run that switches, recorded in the history entry of the switch, so that
+            M(lastmile.deploy.release_info) and a rollback tell which hosts one run changed.
+        type: str
+      restore:
+        description:
+          - The switch puts back an earlier release (the restore of a failed run, a rollback). Its history
+            entry says so, and the rollback target is judged from the entry of the run that put the release
+            in place first.
+        type: bool
+        default: false
 seealso:
   - module: lastmile.deploy.health_check
   - module: lastmile.deploy.release
@@ -191,7 +203,7 @@ def switch_release(release: dict, check_mode: bool) -> Tuple[dict, Optional[str]
         # as with lastmile.deploy.release
         tree.unpack(release["version"])
     try:
-        switched = tree.switch_current(release["version"])["changed"]
+        switched = tree.switch_current(release["version"], release.get("run"), bool(release.get("restore")))["changed"]
     except SwitchNotRecorded as exc:
         return dict(version=release["version"], previous=previous, switched=True, recorded=False), str(exc)
     return dict(version=release["version"], previous=previous, switched=switched, recorded=switched), None
@@ -247,7 +259,9 @@ def main() -> None:
             supervisorctl=dict(type="str", default="supervisorctl"),
             supervisor_password=dict(type="str", no_log=True),
             release=dict(type="dict", options=dict(root=dict(type="path", required=True),
-                                                   version=dict(type="str", required=True))),
+                                                   version=dict(type="str", required=True),
+                                                   run=dict(type="str"),
+                                                   restore=dict(type="bool", default=False))),
         ),
         supports_check_mode=True,
     )

@@ -124,6 +124,18 @@ options:
     type: str
     choices: [present, current, succeeded, failed, rolled_back, absent]
     default: current
+  run:
+    description:
+      - With O(state=current), the id of the run that switches, recorded in the history entry of the
+        switch, so that a rollback tells which hosts one run changed.
+    type: str
+  restore:
+    description:
+      - With O(state=current), the switch puts back an earlier release (the restore of a failed run, a
+        rollback). Its history entry says so, and the rollback target is judged from the entry of the run
+        that put the release in place first.
+    type: bool
+    default: false
   keep_releases:
     description:
       - With O(state=succeeded), the number of releases kept. The current release, the
@@ -254,6 +266,14 @@ history:
     finished_at:
       description: UTC time the status was last set to a final one, null while pending.
       type: str
+    run:
+      description: Id of the run that made the switch; absent in entries recorded before runs had ids.
+      type: str
+      returned: when the switch named its run
+    restore:
+      description: True when the switch put back an earlier release (the restore of a failed run, a rollback).
+      type: bool
+      returned: when true
   sample:
     - version: 1.4.1
       status: succeeded
@@ -307,7 +327,7 @@ def apply_state(tree: ReleaseRoot, params: dict) -> tuple:
             max_members=params["max_members"],
         )["changed"]
     if state == "current":
-        changed = tree.switch_current(version)["changed"] or changed
+        changed = tree.switch_current(version, params["run"], params["restore"])["changed"] or changed
     elif state in MARK_STATES:
         changed, removed = tree.record(version, state, params["keep_releases"])
     elif state == "absent":
@@ -361,6 +381,8 @@ def main() -> None:
                 choices=["present", "current", "succeeded", "failed", "rolled_back", "absent"],
             ),
             keep_releases=dict(type="int", default=5),
+            run=dict(type="str"),
+            restore=dict(type="bool", default=False),
             force=dict(type="bool", default=False),
             max_size=dict(type="int", default=DEFAULT_MAX_SIZE),
             max_members=dict(type="int", default=DEFAULT_MAX_MEMBERS),

@@ -14,9 +14,9 @@ description:
     changes nothing.
   - A missing O(root) is not an error; it reports no current release and no releases.
   - The rollback target (RV(previous)) is the newest release recorded as C(succeeded)
-    before the current release's newest history entry, other than the current release and
-    still unpacked. Releases recorded as C(pending), C(failed) or C(rolled_back) are never
-    a rollback target.
+    before the history entry of the run that put the current release in place (its newest entry
+    that is not a restore), other than the current release and still unpacked. Releases recorded
+    as C(pending), C(failed) or C(rolled_back) are never a rollback target.
   - Needs only the Python standard library on the host.
 author:
   - lastmile.deploy contributors (@lastmile-deploy)
@@ -99,6 +99,14 @@ history:
     finished_at:
       description: UTC time the status was last set to a final one, null while pending.
       type: str
+    run:
+      description: Id of the run that made the switch; absent in entries recorded before runs had ids.
+      type: str
+      returned: when the switch named its run
+    restore:
+      description: True when the switch put back an earlier release (the restore of a failed run, a rollback).
+      type: bool
+      returned: when true
   sample:
     - version: 1.4.1
       status: succeeded

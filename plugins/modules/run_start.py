@@ -119,4 +119,11 @@ left_out_hosts:
   type: list
   elements: str
   sample: [web1]
+run_id:
+  description:
+    - The id of this run, C(<UTC time>-<6 random hex digits>). Each switch the run makes records it in the host's
+      history, so that a rollback undoes the hosts of one run.
+  returned: success
+  type: str
+  sample: 20261207T081502Z-3fa2c1
 """

@@ -56,25 +56,29 @@ def set_release_mode(host, version, mode):
 
 
 def test_a_rollback_that_would_leave_hosts_on_different_releases_is_refused_listing_each(fleet, webhook):
+    """v3 with --limit on the first host, then v4 with --limit on the second: rolling back the newest run (the
+    second host, back to v2) would leave the first on v3, so the rollback is refused, listing each host."""
     ensure(fleet, "v1", "v2")
-    first = fleet.hosts[0].name
+    first, second, third = (h.name for h in fleet.hosts)
     limited = deploy(fleet, "v3", args=("--limit", first))
     assert limited.rc == 0, limited.output[-3000:]
-    others = [h.name for h in fleet.hosts[1:]]
     assert "--limit %s keeps 1 of the 3 hosts of deploy_hosts" % first in limited.output, limited.output[:3000]
-    assert "%s keep the release they have" % ", ".join(others) in limited.output, limited.output[:3000]
-    # the first host would go back to v2, the others to v1: each host's own previous release
+    assert "%s, %s keep the release they have" % (second, third) in limited.output, limited.output[:3000]
+    assert deploy(fleet, "v4", args=("--limit", second)).rc == 0
+    run_id = history(fleet.hosts[1])[-1]["run"]
     before = host_state(fleet)
     run = run_playbook(fleet, "rollback", {**FAST, "deploy_notify_url": webhook.url})
     assert run.rc != 0, run.output[-3000:]
-    listing = ", ".join(["%s v3 -> v2" % first] + ["%s v2 -> v1" % name for name in others])
-    assert ("The hosts do not share one release and one release to go back to, so a rollback would leave them on "
-            "different releases; nothing was changed. Each host's release and the release it would go back to: %s."
-            % listing) in run.output, run.output[-3000:]
+    said = re.sub(r"\s+", " ", run.output)
+    assert re.search(r"A rollback of run %s would leave the hosts on different releases, so nothing was changed\. Each "
+                     r"host's release, where the rollback would take it, and its history: %s: v3 stays \(history: "
+                     r"[^)]*v2 succeeded, v3 succeeded\); %s: v4 -> v2 \(history: [^)]*v2 succeeded, v4 succeeded\); "
+                     r"%s: v2 stays \(history: [^)]*v2 succeeded\)\." % (run_id, first, second, third), said), \
+        run.output[-3000:]
     assert host_state(fleet) == before
     body = webhook.last()
     assert body["outcome"] == "failed" and body["strategy"] == "rollback", body
-    assert body["releases"] == {first: "v3 (succeeded)", **{name: "v2 (succeeded)" for name in others}}, body
+    assert body["releases"] == {first: "v3 (succeeded)", second: "v4 (succeeded)", third: "v2 (succeeded)"}, body
     # the fleet is brought to one release by deploying it to all of them
     assert deploy(fleet, "v3").rc == 0
 

@@ -116,10 +116,30 @@ def latest_status(history: List[Entry], version: Optional[str]) -> Optional[str]
     return history[index]["status"] if index is not None else None
 
 
-def with_switch(history: List[Entry], version: str) -> List[Entry]:
-    """History after ``current`` was switched to ``version``: a new pending entry."""
-    entry = {"version": version, "status": "pending", "switched_at": timestamp(), "finished_at": None}
+def with_switch(history: List[Entry], version: str, run: Optional[str] = None, restore: bool = False) -> List[Entry]:
+    """History after ``current`` was switched to ``version``: a new pending entry, naming the ``run``
+    that switched when given, and marked ``restore`` when it puts back an earlier release (the restore
+    of a failed run, a rollback)."""
+    entry: Entry = {"version": version, "status": "pending", "switched_at": timestamp(), "finished_at": None}
+    if run:
+        entry["run"] = run
+    if restore:
+        entry["restore"] = True
     return copy.deepcopy(history) + [entry]
+
+
+def deployment_index(history: List[Entry], version: str) -> Optional[int]:
+    """Index of the entry of the run that put ``version`` in place: its newest entry that is not a
+    restore (``version`` put back by a failed run or a rollback), else its newest entry; None if it
+    has none."""
+    newest = None
+    for index in range(len(history) - 1, -1, -1):
+        if history[index]["version"] != version:
+            continue
+        if not history[index].get("restore"):
+            return index
+        newest = index if newest is None else newest
+    return newest
 
 
 def with_status(history: List[Entry], version: str, status: str) -> List[Entry]:
@@ -143,15 +163,15 @@ def with_status(history: List[Entry], version: str, status: str) -> List[Entry]:
 def rollback_target(history: List[Entry], current: Optional[str], present: Iterable[str]) -> Optional[str]:
     """The release to go back to from ``current``, or None.
 
-    Only entries older than the newest entry of ``current`` are considered (all entries
-    when ``current`` is None or has none). Among them, the newest one with status
+    Only entries older than the one of the run that put ``current`` in place (deployment_index)
+    are considered (all entries when ``current`` is None or has none). Among them, the newest one with status
     ``succeeded``, a version other than ``current`` and a release directory still in
     ``present`` wins. Each version is judged by its newest considered entry only, so a
     release that succeeded once and failed or was rolled back later is not a target;
     pending, failed and rolled_back entries never are.
     """
     present = set(present)
-    end = latest_index(history, current) if current is not None else None
+    end = deployment_index(history, current) if current is not None else None
     considered = history if end is None else history[:end]
     judged = set()
     for entry in reversed(considered):

@@ -388,8 +388,8 @@ class ReleaseRoot:
             remove_tree(tmp)
         undo_created(created)
 
-    def switch_current(self, version: str) -> Dict[str, Any]:
-        """Point ``current`` at ``releases/<version>`` atomically; record a pending entry."""
+    def switch_current(self, version: str, run: Optional[str] = None, restore: bool = False) -> Dict[str, Any]:
+        """Point ``current`` at ``releases/<version>`` atomically; record a pending entry (see with_switch)."""
         version = _checked(version)
         before = {"current": self.current}
         if self.current == version:
@@ -398,7 +398,7 @@ class ReleaseRoot:
             raise ReleaseError(
                 "release %r is not unpacked: expected a directory %s" % (version, self.path(version))
             )
-        history = with_switch(self.history, version)
+        history = with_switch(self.history, version, run, restore)
         if not self.check_mode:
             with _os_errors("point current at release %r" % version):
                 self._replace_link(version)
@@ -557,9 +557,10 @@ def unpack(root: str, version: str, src: Optional[str] = None, check_mode: bool 
     return ReleaseRoot(root, check_mode).unpack(version, src, **options)
 
 
-def switch_current(root: str, version: str, check_mode: bool = False) -> Dict[str, Any]:
+def switch_current(root: str, version: str, check_mode: bool = False, run: Optional[str] = None,
+                   restore: bool = False) -> Dict[str, Any]:
     """One-shot ``ReleaseRoot.switch_current``."""
-    return ReleaseRoot(root, check_mode).switch_current(version)
+    return ReleaseRoot(root, check_mode).switch_current(version, run, restore)
 
 
 def mark(root: str, version: str, status: str, check_mode: bool = False) -> Dict[str, Any]:

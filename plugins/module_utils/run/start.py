@@ -10,11 +10,13 @@ once, for every host together, and writes the run state the engine starts from.
 from __future__ import annotations
 
 import json
+import secrets
+import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
 
-__all__ = ["RunStartError", "combined_servers", "lock_problems", "lb_state", "unknown_servers", "start"]
+__all__ = ["RunStartError", "combined_servers", "lock_problems", "lb_state", "new_run_id", "unknown_servers", "start"]
 
 # what the lock module adds to a refusal, said instead as the run's own advice
 _LOCK_ADVICE = ": wait for that run to finish or, if it died, break the lock with force=true"
@@ -22,6 +24,11 @@ _LOCK_ADVICE = ": wait for that run to finish or, if it died, break the lock wit
 
 class RunStartError(LastmileError):
     """The run cannot start; nothing was changed."""
+
+
+def new_run_id() -> str:
+    """``<UTC time>-<6 random hex digits>``: sorts by start time, and two runs in one second differ."""
+    return "%s-%s" % (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()), secrets.token_hex(3))
 
 
 def _first_line(text: Any) -> str:

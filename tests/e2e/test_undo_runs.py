@@ -1,0 +1,127 @@
+"""What a run remembers of the runs before it: a run killed with SIGKILL after it switched a host, run
+again or rolled back; a deployment limited to some hosts, rolled back. Each ends with every host on one
+known, verified release, and users never served by the release the dead run left unverified."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+from pathlib import Path
+
+from conftest import run_playbook
+from helpers import FAST, ensure, history, lb_view
+
+from fleet.procs import pid_alive, wait_until
+
+FLEET_HOSTS = 2
+WATCHED = {k: v for k, v in FAST.items() if k != "deploy_batch_observe_seconds"}
+
+
+def kill_after_the_first_switch(fleet, version):
+    """Deploy ``version`` (it fails 30 % of ``/``, while ``/health`` answers 200) and SIGKILL the whole run
+    once the first host was switched, while it is still out of rotation; returns the host and the artifact."""
+    first = fleet.hosts[0]
+    lock = Path(first.root) / ".lastmile" / "lock.json"
+    seen = {"task": "", "pid": None}
+
+    def kill_before_the_first_host_is_verified(line):
+        if line.startswith("TASK ["):
+            if seen["pid"] is None and seen["task"] == "switched":
+                seen["pid"] = json.loads(lock.read_text())["holder"]["pid"]
+                os.killpg(seen["pid"], signal.SIGKILL)
+            seen["task"] = line
+        elif "Switch current and restart the service" in seen["task"] and line.startswith("changed: [%s]" % first.name):
+            seen["task"] = "switched"
+
+    bad = fleet.build_release(version, mode="errors")
+    extra = {**WATCHED, "deploy_version": version, "deploy_artifact": str(bad.path), "deploy_checksum": bad.checksum}
+    dead = run_playbook(fleet, "deploy", extra, on_line=kill_before_the_first_host_is_verified)
+    assert seen["pid"] is not None, dead.output[-3000:]
+    wait_until(lambda: not pid_alive(seen["pid"]), timeout=10, what="the killed ansible-playbook to exit")
+    # what the dead run left: the first host on the release it never verified, recorded pending, out of rotation
+    assert first.current_target() == "releases/%s" % version
+    assert history(first)[-1]["version"] == version and history(first)[-1]["status"] == "pending"
+    assert lb_view(fleet)[first.name][0] != "ready", lb_view(fleet)
+    assert fleet.hosts[1].current_target() == "releases/v1"
+    return first, extra
+
+
+def test_a_run_after_a_dead_run_puts_its_unverified_host_back_before_it_takes_traffic(fleet):
+    """The same command again: the host the dead run switched goes back to v1 first, named in the report; the
+    release then fails its watch on the first batch and is put back, so every host ends on v1, the switched host
+    included ("Restored: <host> -> v1", not "no host had been switched")."""
+    ensure(fleet, "v1")
+    before = lb_view(fleet)
+    first, extra = kill_after_the_first_switch(fleet, "v8dead")
+    with fleet.load() as load:
+        run = run_playbook(fleet, "deploy", extra)
+    report = load.snapshot()
+    said = re.sub(r"\s+", " ", run.output)
+    assert run.rc != 0, run.output[-3000:]
+    assert f"A dead run switched and never verified {first.name}: v8dead -> v1; put back before they took traffic." \
+        in said, run.output[-3000:]
+    assert f"Restored: {first.name} -> v1" in said, run.output[-3000:]
+    # the recovery came before the first drain of the run's own batches
+    assert said.index("Put back the release each host had before the dead run") < said.index("Drain the batch")
+    assert set(fleet.versions().values()) == {"v1"}
+    fleet.wait_lb(status="UP")
+    assert lb_view(fleet) == before
+    assert [e["status"] for e in history(first) if e["version"] == "v8dead"] == ["failed", "failed"]
+    # users met the release on one host for one watch window only
+    assert report.failed < 0.1 * report.total, report.summary()
+
+
+def test_a_rollback_after_a_dead_run_undoes_only_that_run(fleet):
+    """The rollback puts the dead run's host back to v1 before it takes traffic, and rolls back nothing
+    else: users never meet the unverified release, the other host is not touched, and every host ends on v1."""
+    ensure(fleet, "v1")
+    before = lb_view(fleet)
+    first = kill_after_the_first_switch(fleet, "v8dead2")[0]
+    second = fleet.hosts[1]
+    untouched = history(second)
+    with fleet.load() as load:
+        run = run_playbook(fleet, "rollback", {**FAST})
+    report = load.snapshot()
+    said = re.sub(r"\s+", " ", run.output)
+    assert run.rc == 0, run.output[-3000:]
+    assert f"A dead run switched and never verified {first.name}: v8dead2 -> v1" in said, run.output[-3000:]
+    assert "nothing else is rolled back" in said
+    assert report.failed == 0 and set(report.versions) == {"v1"}, report.summary()
+    assert set(fleet.versions().values()) == {"v1"}
+    fleet.wait_lb(status="UP")
+    assert lb_view(fleet) == before
+    assert history(second) == untouched
+    assert [e["status"] for e in history(first) if e["version"] == "v8dead2"] == ["failed"]
+    assert history(first)[-1]["version"] == "v1" and history(first)[-1]["status"] == "succeeded"
+
+
+def test_a_rollback_after_a_limited_deployment_moves_only_the_hosts_that_run_changed(fleet):
+    """v2 everywhere, then v3 with --limit on the first host: the rollback takes that host back to v2 and leaves
+    the other as it is, saying so; the next rollback undoes the deployment before, on every host."""
+    ensure(fleet, "v1", "v2")
+    first, second = fleet.hosts
+    v3 = fleet.build_release("v3")
+    extra = {**FAST, "deploy_version": "v3", "deploy_artifact": str(v3.path), "deploy_checksum": v3.checksum}
+    limited = run_playbook(fleet, "deploy", extra, "--limit", first.name)
+    assert limited.rc == 0, limited.output[-3000:]
+    assert fleet.versions() == {first.name: "v3", second.name: "v2"}
+    run_id = history(first)[-1]["run"]
+    untouched = history(second)
+    with fleet.load() as load:
+        run = run_playbook(fleet, "rollback", {**FAST})
+    report = load.snapshot()
+    said = re.sub(r"\s+", " ", run.output)
+    assert run.rc == 0, run.output[-3000:]
+    assert (f"Rolling back run {run_id}: {first.name}: removes v3, puts back v2. It did not change {second.name}: "
+            f"it stays on v2.") in said, run.output[-3000:]
+    assert report.failed == 0, report.summary()
+    assert set(fleet.versions().values()) == {"v2"}
+    assert history(second) == untouched
+    assert [e["status"] for e in history(first) if e["version"] == "v3"] == ["rolled_back"]
+
+    # the next rollback undoes the deployment of v2, on both hosts: not v3 again
+    again = run_playbook(fleet, "rollback", {**FAST})
+    assert again.rc == 0, again.output[-3000:]
+    assert set(fleet.versions().values()) == {"v1"}
