@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
-from conftest import run_playbook
+from conftest import host_state, run_playbook
 
 from ansible_collections.lastmile.deploy.plugins.module_utils.release.history import (
     load_history,
@@ -62,3 +63,24 @@ def history(host):
 def lb_view(fleet):
     """Admin state and weight of every HAProxy server, as the fleet's own socket helper reads them."""
     return {n: (s["admin"], s["weight"]) for n, s in fleet.haproxy.server_states().items()}
+
+
+# what only a run that moved hosts, measured traffic or failed may say
+MOVED_OR_MEASURED = ("failed and was rolled back", "Restored:", "now serves", "service down for", "Watch the batch",
+                     "Compare the canary", "Put the release each host had")
+
+
+def check_run(fleet, playbook, extra, *args):
+    """Run ``playbook`` with --check --diff: it must end rc 0 with every host and the LB as they were, say no
+    move, measurement or failure, and state its plan; returns the run and that statement (whitespace folded)."""
+    before = host_state(fleet)
+    run = run_playbook(fleet, playbook, extra, "--check", "--diff", *args)
+    assert run.rc == 0, run.output[-3000:]
+    assert host_state(fleet) == before, "a check run changed hosts or the LB"
+    said = re.sub(r"\s+", " ", run.output)
+    claimed = [claim for claim in MOVED_OR_MEASURED if claim in said]
+    assert not claimed, (claimed, run.output[-3000:])
+    assert not re.search(r"canary step \d \(", said), run.output[-3000:]
+    statement = re.search(r"Check mode: nothing was changed, no window was waited for and no traffic was judged\.[^\"]*", said)
+    assert statement, run.output[-3000:]
+    return run, statement.group(0)

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from conftest import host_state, run_playbook
-from helpers import FAST, deploy, ensure, history
+from helpers import FAST, check_run, deploy, ensure, history
 
 FLEET_HOSTS = 2  # one host per colour
 
@@ -32,10 +32,13 @@ def test_idle_colour_takes_all_traffic_and_old_colour_keeps_running(fleet, colou
     inventory, blue, green = colours
     ensure(fleet, "v1")
     with fleet.load() as load:
-        run = deploy(fleet, "v2", args=inventory, deploy_strategy="blue_green")
+        # the watch after the switch at its default, 3 s
+        run = deploy(fleet, "v2", args=inventory, deploy_strategy="blue_green", deploy_batch_observe_seconds=3)
     report = load.snapshot()
     assert run.rc == 0, run.output[-3000:]
     assert report.failed == 0, report
+    assert re.search(r"TASK \[lastmile\.deploy\.verify : Watch the new colour serve users against the colour before it\]"
+                     r"[^\n]*\nok: ", run.output), run.output[-3000:]
     versions = fleet.versions()
     assert {versions[h] for h in green} == {"v2"} and {versions[h] for h in blue} == {"v1"}
     lb = fleet.haproxy.server_states()
@@ -54,6 +57,16 @@ def test_same_blue_green_deployment_again_changes_nothing(fleet, colours):
     assert run.rc == 0, run.output[-3000:]
     assert run.total_changed() == 0, run.recap
     assert weights(fleet) == before
+
+
+def test_check_mode_states_the_switch_of_colours_and_moves_no_traffic(fleet, colours):
+    inventory, blue, green = colours
+    artifact = fleet.build_release("v4c")
+    said = check_run(fleet, "deploy", {**FAST, "deploy_version": "v4c", "deploy_artifact": str(artifact.path),
+                                       "deploy_checksum": artifact.checksum, "deploy_strategy": "blue_green"}, *inventory)[1]
+    assert re.search(r"The deployment of sample v4c would switch the idle colour blue \(%s: v\d -> v4c\) and verify it, "
+                     r"then give it all traffic and green \(%s\) weight 0, in one load-balancer round trip\."
+                     % (blue[0], green[0]), said), said
 
 
 def test_rollback_switches_back_in_one_round_trip_without_failed_requests(fleet, colours):
@@ -112,3 +125,32 @@ def test_blue_green_of_a_release_that_never_starts_keeps_the_live_colour(fleet, 
     assert weights(fleet) == before
     versions = fleet.versions()
     assert {versions[h] for h in green} == {"v3"}
+
+
+def test_a_release_that_fails_only_what_users_ask_for_is_switched_back_at_the_defaults(fleet, colours):
+    """/health answers 200 while / fails 30 % of requests: the new colour is watched for deploy_batch_observe_seconds
+    (default 3 s) after the switch against the live colour's figures before it, fails there, and the traffic goes
+    back to the colour that served before in the same instant."""
+    inventory, blue, green = colours
+    before = weights(fleet)
+    live = fleet.versions()
+    bad = fleet.build_release("v9err", mode="errors")
+    extra = {**{k: v for k, v in FAST.items() if k != "deploy_batch_observe_seconds"}, "deploy_strategy": "blue_green",
+             "deploy_version": "v9err", "deploy_artifact": str(bad.path), "deploy_checksum": bad.checksum}
+    with fleet.load() as load:
+        run = run_playbook(fleet, "deploy", extra, *inventory)
+    report = load.snapshot()
+    assert run.rc != 0, run.output[-3000:]
+    said = re.sub(r"\s+", " ", run.output)
+    assert re.search(r"Watch the new colour serve users against the colour before it \(release v9err\): judging the LB "
+                     r"counters of backend 'sample' failed \(new colour %s over 3\.\d+s vs the earlier stable figures "
+                     r"\(before the switch\)\): .*new colour error rate 0\.\d+ \(\d+/\d+\) > max_error_rate 0\.001"
+                     % blue[0], said), run.output[-3000:]
+    assert "rolled back" in said
+    fleet.wait_lb(status="UP")
+    assert weights(fleet) == before
+    assert fleet.versions() == live
+    # users met the release for one window, on the colour that took all traffic
+    assert 0 < report.failed < 0.2 * report.total, report.summary()
+    idle = [h for h in fleet.hosts if h.name in blue]
+    assert {e["version"]: e["status"] for e in history(idle[0])}["v9err"] == "failed"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from conftest import run_playbook
-from helpers import deploy, ensure, history, lb_view
+from helpers import check_run, deploy, ensure, history, lb_view
 
 FLEET_HOSTS = 3  # enough hosts for several batches
 
@@ -46,6 +46,19 @@ def test_good_canary_with_default_settings_is_promoted(fleet):
         assert history(host)[-1]["status"] == "succeeded"
     fleet.wait_lb(status="UP")
     assert lb_view(fleet) == before
+
+
+def test_check_mode_of_a_canary_with_default_settings_states_its_steps_and_judges_nothing(fleet):
+    """No traffic step is taken, no window waited for and no verdict given on the release serving now."""
+    ensure(fleet, "v1")
+    first, second, third = (h.name for h in fleet.hosts)
+    artifact = fleet.build_release("v2c")
+    said = check_run(fleet, "deploy", {**DEFAULT_CANARY, "deploy_version": "v2c", "deploy_artifact": str(artifact.path),
+                                       "deploy_checksum": artifact.checksum})[1]
+    assert (f"The deployment of sample v2c would move the canary ({first}: v1 -> v2c) out of rotation (switched, "
+            "restarted, verified directly), then shift traffic to it in steps of 10 %, 50 %, 100 %, each judged over "
+            f"8 s on the LB counters, then give every server its weight back. Then the rest in 2 batches: 2. {second}: "
+            f"v1 -> v2c; 3. {third}: v1 -> v2c.") in said, said
 
 
 def test_bad_canary_with_default_settings_is_rolled_back(fleet):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from helpers import deploy, ensure, history, lb_view
+from helpers import check_run, deploy, ensure, history, lb_view
 
 FLEET_HOSTS = 2  # two batches
 
@@ -23,6 +23,18 @@ def test_recreate_switches_every_host_and_reports_downtime(fleet):
         assert history(host)[-1]["status"] == "succeeded"
     fleet.wait_lb(status="UP")
     assert lb_view(fleet) == lb_before
+
+
+def test_check_mode_of_recreate_states_the_downtime_it_would_cause_without_measuring_one(fleet):
+    ensure(fleet, "v1")
+    first, second = (h.name for h in fleet.hosts)
+    artifact = fleet.build_release("v3c")
+    said = check_run(fleet, "deploy", {"deploy_version": "v3c", "deploy_artifact": str(artifact.path),
+                                       "deploy_checksum": artifact.checksum, "deploy_strategy": "recreate",
+                                       "deploy_max_cpu_percent": 100})[1]
+    assert (f"The deployment of sample v3c would stop the service on {first}, {second} at once, switch them ({first}: "
+            f"v1 -> v3c, {second}: v1 -> v3c), start and verify them, with their servers out of the load balancer "
+            "until then; the service is down in between.") in said, said
 
 
 def test_recreate_of_a_release_that_never_starts_restores_every_host(fleet):

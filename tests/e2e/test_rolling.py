@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from conftest import host_state, run_playbook
-from helpers import FAST, deploy, ensure, history
+from helpers import FAST, check_run, deploy, ensure, history
 
 FLEET_HOSTS = 2  # two batches
 
@@ -93,7 +93,7 @@ def test_rollback_restores_previous_release_and_skips_failed_one(fleet):
     first = fleet.hosts[0].name
     said = re.sub(r"\s+", " ", run.output)
     statement = re.search(
-        r"Rolling back: %s: removes v2, puts back v1\. Deployments already undone since: [^\"]*%s: [^\"]*"
+        r"Rolling back(?: run \S+)?: %s: removes v2, puts back v1\. Deployments already undone since: [^\"]*%s: [^\"]*"
         r"v3bad failed at %s[^\"]*\." % (", ".join(h.name for h in fleet.hosts), first, failed_entry["finished_at"]), said)
     assert statement, run.output[-3000:]
     assert statement.start() < said.index("Drain the batch"), "the statement came after a change"
@@ -118,14 +118,27 @@ def test_a_second_rollback_is_refused_saying_when_the_first_one_was(fleet):
         assert f"Already undone: {entry['version']} was rolled back at {entry['finished_at']}" in said, run.output[-3000:]
 
 
-def test_check_mode_changes_nothing(fleet):
+def test_check_mode_states_the_plan_and_changes_nothing(fleet):
+    """A check run of a deployment, then of a rollback, at their defaults: each states its batches in order and
+    moves, measures and judges nothing."""
     ensure(fleet, "v1")
-    before = host_state(fleet)
-    run = deploy(fleet, "v5", args=("--check", "--diff"))
-    assert run.rc == 0, run.output[-3000:]
+    first, second = (h.name for h in fleet.hosts)
+    artifact = fleet.build_release("v5")
+    defaults = {"deploy_version": "v5", "deploy_artifact": str(artifact.path), "deploy_checksum": artifact.checksum,
+                "deploy_max_cpu_percent": 100}
+    run, said = check_run(fleet, "deploy", defaults)
     assert run.total_changed() > 0, "check mode must say what would change"
-    assert host_state(fleet) == before
-    assert set(fleet.versions().values()) == {"v1"}
+    assert said.startswith(
+        "Check mode: nothing was changed, no window was waited for and no traffic was judged. The deployment of sample "
+        f"v5 would move 2 hosts in 2 batches, in this order: 1. {first}: v1 -> v5; 2. {second}: v1 -> v5. Each batch "
+        "is drained in the load balancer, switched, restarted, verified directly and given its traffic back, then "
+        "watched 3 s on the LB counters."), said
+
+    ensure(fleet, "v1", "v2")
+    said = check_run(fleet, "rollback", {"deploy_max_cpu_percent": 100})[1]
+    assert (f"would move 2 hosts in 2 batches, in this order: 1. {first}: v2 -> v1; 2. {second}: v2 -> v1. Each batch "
+            "is drained in the load balancer, switched, restarted, verified directly and given its traffic back.") \
+        in said, said
 
 
 def test_rolling_without_load_balancer_touches_no_lb_state(fleet):
