@@ -48,6 +48,14 @@ def kill_after_the_first_switch(fleet, version):
     return first, extra
 
 
+def rollback_under_load(fleet):
+    """lastmile.deploy.rollback under load, which must succeed: the run, the load's report, the output folded."""
+    with fleet.load() as load:
+        run = run_playbook(fleet, "rollback", {**FAST})
+    assert run.rc == 0, run.output[-3000:]
+    return run, load.snapshot(), re.sub(r"\s+", " ", run.output)
+
+
 def test_a_run_after_a_dead_run_puts_its_unverified_host_back_before_it_takes_traffic(fleet):
     """The same command again: the host the dead run switched goes back to v1 first, named in the report; the
     release then fails its watch on the first batch and is put back, so every host ends on v1, the switched host
@@ -81,11 +89,7 @@ def test_a_rollback_after_a_dead_run_undoes_only_that_run(fleet):
     first = kill_after_the_first_switch(fleet, "v8dead2")[0]
     second = fleet.hosts[1]
     untouched = history(second)
-    with fleet.load() as load:
-        run = run_playbook(fleet, "rollback", {**FAST})
-    report = load.snapshot()
-    said = re.sub(r"\s+", " ", run.output)
-    assert run.rc == 0, run.output[-3000:]
+    run, report, said = rollback_under_load(fleet)
     assert f"A dead run switched and never verified {first.name}: v8dead2 -> v1" in said, run.output[-3000:]
     assert "nothing else is rolled back" in said
     assert report.failed == 0 and set(report.versions) == {"v1"}, report.summary()
@@ -109,11 +113,7 @@ def test_a_rollback_after_a_limited_deployment_moves_only_the_hosts_that_run_cha
     assert fleet.versions() == {first.name: "v3", second.name: "v2"}
     run_id = history(first)[-1]["run"]
     untouched = history(second)
-    with fleet.load() as load:
-        run = run_playbook(fleet, "rollback", {**FAST})
-    report = load.snapshot()
-    said = re.sub(r"\s+", " ", run.output)
-    assert run.rc == 0, run.output[-3000:]
+    run, report, said = rollback_under_load(fleet)
     assert (f"Rolling back run {run_id}: {first.name}: removes v3, puts back v2. It did not change {second.name}: "
             f"it stays on v2.") in said, run.output[-3000:]
     assert report.failed == 0, report.summary()
