@@ -34,9 +34,11 @@ def run_to_undo(states: Mapping[str, Mapping[str, Any]], order: Sequence[str]) -
 
     ``states`` as for describe_undo. The run is the newest one (by switch time) among the runs that
     put each host's current release in place and still stand (succeeded or pending); the rollback
-    moves the hosts that run changed, and the others stay. Without run ids in any history (entries
-    recorded before runs had ids), every host moves. ``problem`` says why the hosts would not end on
-    one release (each host's release, where it ends and its history), else it is empty.
+    moves the hosts that run changed, and those on the same release with the same one before it
+    (an earlier run put it there, this one found it done); the others stay. Without run ids in any
+    history (entries recorded before runs had ids), every host moves. ``problem`` says why the hosts
+    would not end on one release (each host's release, where it ends and its history), else it is
+    empty.
     """
     standing: Dict[str, Entry] = {}
     for host in order:
@@ -49,7 +51,11 @@ def run_to_undo(states: Mapping[str, Mapping[str, Any]], order: Sequence[str]) -
     moved = list(order)
     if standing:
         run = max(standing.values(), key=lambda entry: entry.get("switched_at") or "")["run"]
-        moved = [host for host in order if host in standing and standing[host]["run"] == run]
+        by_run = [host for host in order if host in standing and standing[host]["run"] == run]
+        # a host on the same release with the same one before it (deployed there by an earlier run, which
+        # this run found done) goes back with them: the rollback undoes that release, not half of it
+        pairs = {(states[host].get("current"), states[host].get("target")) for host in by_run}
+        moved = [host for host in order if host in by_run or (states[host].get("current"), states[host].get("target")) in pairs]
     staying = [host for host in order if host not in moved]
     ends = {host: (states[host].get("target") if host in moved else states[host].get("current")) for host in order}
     problem = ""

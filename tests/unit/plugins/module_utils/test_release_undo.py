@@ -118,8 +118,8 @@ def test_histories_without_run_ids_move_every_host():
                                    st.sampled_from(["r1", "r2", "r3", None]), st.booleans()),
                          max_size=6), min_size=1, max_size=5))
 def test_a_rollback_moves_one_run_s_hosts_and_never_splits_the_fleet(histories):
-    """Whatever the histories: the hosts moved share the run chosen, every other host stays, and a plan
-    without a problem ends every host on one release."""
+    """Whatever the histories: the hosts moved are the run's and those on the same pair of releases, every
+    other host stays, and a plan without a problem ends every host on one release."""
     states, order = {}, []
     for number, steps in enumerate(histories):
         history = []
@@ -135,10 +135,23 @@ def test_a_rollback_moves_one_run_s_hosts_and_never_splits_the_fleet(histories):
     assert sorted(plan["hosts"] + plan["staying"]) == sorted(order)
     if plan["run"] is None:
         assert plan["hosts"] == order
-    for host in plan["hosts"]:
-        if plan["run"] is not None:
-            history = states[host]["history"]
-            assert history[deployment_index(history, states[host]["current"])]["run"] == plan["run"]
+    if plan["run"] is not None:
+        of_run = [h for h in plan["hosts"]
+                  if states[h]["history"][deployment_index(states[h]["history"], states[h]["current"])].get("run") == plan["run"]]
+        assert of_run
+        pairs = {(states[h]["current"], states[h]["target"]) for h in of_run}
+        # the others moved share a release and a release before it with a host of the run
+        assert all((states[h]["current"], states[h]["target"]) in pairs for h in plan["hosts"])
+        assert all((states[h]["current"], states[h]["target"]) not in pairs for h in plan["staying"])
     if not plan["problem"] and all(states[host]["target"] for host in plan["hosts"]):
         ends = {states[h]["target"] if h in plan["hosts"] else states[h]["current"] for h in order}
         assert len(ends) == 1, (plan, states)
+
+
+def test_hosts_an_earlier_run_put_on_the_same_release_go_back_with_the_run():
+    """2.0 with --limit web1 (run r1), then 2.0 everywhere (run r2 switched only web2): both go back to 1.0."""
+    base = [run_entry("1.0", "succeeded", 1, "r0")]
+    states = {"web1": {"current": "2.0", "target": "1.0", "history": base + [run_entry("2.0", "succeeded", 2, "r1")]},
+              "web2": {"current": "2.0", "target": "1.0", "history": base + [run_entry("2.0", "succeeded", 3, "r2")]}}
+    said = describe_undo(states, ["web1", "web2"])
+    assert (said["run"], said["hosts"], said["staying"], said["problem"]) == ("r2", ["web1", "web2"], [], "")
