@@ -71,12 +71,17 @@ MOVED_OR_MEASURED = ("failed and was rolled back", "Restored:", "now serves", "s
 
 
 def check_run(fleet, playbook, extra, *args):
-    """Run ``playbook`` with --check --diff: it must end rc 0 with every host and the LB as they were, say no
-    move, measurement or failure, and state its plan; returns the run and that statement (whitespace folded)."""
+    """Run ``playbook`` with --check --diff under load: it must end rc 0 with every host and the LB as they were and
+    no request failed or served by another release, say no move, measurement or failure, and state its plan;
+    returns the run and that statement (whitespace folded)."""
     before = host_state(fleet)
-    run = run_playbook(fleet, playbook, extra, "--check", "--diff", *args)
+    serving = set(fleet.versions().values())
+    with fleet.load() as load:
+        run = run_playbook(fleet, playbook, extra, "--check", "--diff", *args)
+    report = load.snapshot()
     assert run.rc == 0, run.output[-3000:]
     assert host_state(fleet) == before, "a check run changed hosts or the LB"
+    assert report.failed == 0 and set(report.versions) <= serving, report.summary()
     said = re.sub(r"\s+", " ", run.output)
     claimed = [claim for claim in MOVED_OR_MEASURED if claim in said]
     assert not claimed, (claimed, run.output[-3000:])
