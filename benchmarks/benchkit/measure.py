@@ -83,7 +83,7 @@ def task_spans(events: Sequence[dict]) -> List[dict]:
                 spans[-1]["end"] = event["t"]
             span = {"name": event["name"], "action": event["action"], "handler": event.get("handler", False),
                     "start": event["t"], "end": None, "results": {}, "health_samples": [], "cpu_sample_seconds": [],
-                    "watch_seconds": []}
+                    "watch_seconds": [], "verify_seconds": [], "watch_window_seconds": []}
             spans.append(span)
             by_uuid[event["uuid"]] = span  # a task run again (another batch) reports into its latest span
         elif kind == "result":
@@ -97,6 +97,10 @@ def task_spans(events: Sequence[dict]) -> List[dict]:
                 span["cpu_sample_seconds"].append(event["cpu_sample_seconds"])
             if "watch_seconds" in event:
                 span["watch_seconds"].append(event["watch_seconds"])
+            if "verify_seconds" in event:
+                span["verify_seconds"].append(event["verify_seconds"])
+            if "watch_window_seconds" in event:
+                span["watch_window_seconds"].append(event["watch_window_seconds"])
             span["last_result"] = event["t"]
         elif kind == "end":
             end = event["t"]
@@ -122,21 +126,24 @@ def gate_costs(spans: Sequence[dict], forks: int) -> dict:
     """What the safety gates cost in this run.
 
     verify: the tasks whose results carry health samples (a verify window after each batch); their
-    seconds, banner to banner, include the wait for the first healthy answer and the samples.
+    seconds, banner to banner, include the wait for the first healthy answer and the samples. Where the
+    probe ran inside the switch (app_service's verify), the task also switched and restarted: the probe's
+    own seconds count instead, the longest of the batch's hosts (they probe at once).
     capacity sample: the tasks whose results report a CPU sample; every host samples at once, in
     waves of ``forks`` hosts, so the sample adds its length once per wave to that task's time.
     watch: the tasks whose results report a window on the LB counters (each batch watched once it takes traffic
-    again); their seconds, banner to banner.
+    again); their seconds, banner to banner. Where the watch ran inside the traffic back (haproxy_server's watch),
+    the task also gave the servers back: the window's own length counts instead, the longest of the batch's hosts.
     """
-    watch = [s for s in spans if s.get("watch_seconds")]
-    watch_s = sum(s["seconds"] for s in watch)
+    watch = [s for s in spans if s.get("watch_seconds") or s.get("watch_window_seconds")]
+    watch_s = sum(max(s["watch_window_seconds"]) if s.get("watch_window_seconds") else s["seconds"] for s in watch)
     verify = [s for s in spans if s["health_samples"]]
     capacity = [s for s in spans if s["cpu_sample_seconds"]]
     sample_s = 0.0
     for span in capacity:
         waves = math.ceil(len(span["cpu_sample_seconds"]) / max(forks, 1))
         sample_s += max(span["cpu_sample_seconds"]) * waves
-    verify_s = sum(s["seconds"] for s in verify)
+    verify_s = sum(max(s["verify_seconds"]) if s.get("verify_seconds") else s["seconds"] for s in verify)
     return {
         "verify_tasks": len(verify),
         "verify_s": round(verify_s, 2),

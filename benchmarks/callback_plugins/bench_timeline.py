@@ -6,7 +6,8 @@ Enabled by the benchmark only (ANSIBLE_CALLBACK_PLUGINS=benchmarks/callback_plug
 ANSIBLE_CALLBACKS_ENABLED=bench_timeline); writes to the file named in $BENCH_TIMELINE.
 Besides the status, a result keeps the two figures that show a gate ran: the number of health
 samples a verify window sent (``stats.count``) and the length of a CPU capacity sample
-(``capacity.cpu_sample_seconds``) and the window a batch was watched on the LB counters (``window_s``). benchmarks/benchkit/measure.py reads the file.
+(``capacity.cpu_sample_seconds``) and the window a batch was watched on the LB counters (``window_s``, or
+``watch.window_s`` where the watch ran inside the traffic back). benchmarks/benchkit/measure.py reads the file.
 """
 from __future__ import annotations
 
@@ -50,11 +51,22 @@ class CallbackModule(CallbackBase):
     def _result(self, result, status):
         data = result._result if isinstance(result._result, dict) else {}
         fields = {}
-        stats = data.get("stats")
+        # a probe of its own (health_check), or one inside the switch (app_service's verify: health)
+        health = data.get("health") if isinstance(data.get("health"), dict) else data
+        stats = health.get("stats")
         if isinstance(stats, dict) and isinstance(stats.get("count"), int):
             fields["health_samples"] = stats["count"]
+            if isinstance(health.get("seconds"), (int, float)):
+                fields["verify_seconds"] = health["seconds"]
         if isinstance(data.get("window_s"), (int, float)):
             fields["watch_seconds"] = data["window_s"]
+        # a watch inside the traffic back (haproxy_server's watch, in one item of its loop over the LB hosts): its
+        # window only
+        items = data.get("results") if isinstance(data.get("results"), list) else [data]
+        windows = [item["watch"]["window_s"] for item in items if isinstance(item, dict)
+                   and isinstance(item.get("watch"), dict) and isinstance(item["watch"].get("window_s"), (int, float))]
+        if windows:
+            fields["watch_window_seconds"] = max(windows)
         capacity = data.get("capacity")
         if isinstance(capacity, dict) and isinstance(capacity.get("cpu_sample_seconds"), (int, float)):
             fields["cpu_sample_seconds"] = capacity["cpu_sample_seconds"]

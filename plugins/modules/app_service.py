@@ -114,6 +114,20 @@ options:
             in place first.
         type: bool
         default: false
+  verify:
+    description:
+      - After a start or restart that succeeded, probe the service's health with these options of
+        M(lastmile.deploy.health_check) (C(url) and the others, by their
+        names), from the controller, in the task's own process, so that one task switches, restarts and
+        verifies.
+      - The options are checked before anything on the host changes; options the probe would refuse fail the
+        task then.
+      - The task fails when the probe fails, with the probe's figures in RV(health). A host that stops answering
+        during the switch or restart fails the task as well, and its result is marked C(unreachable), so that a
+        rescue runs for it.
+      - Check mode sends no probe.
+    type: dict
+    version_added: 0.4.0
 seealso:
   - module: lastmile.deploy.health_check
   - module: lastmile.deploy.release
@@ -142,6 +156,17 @@ EXAMPLES = r"""
       root: /opt/shop
       version: 1.4.2
   register: shop_restart
+
+- name: Point current at release 1.4.2, restart the application and probe its health from the controller
+  lastmile.deploy.app_service:
+    name: shop
+    manager: supervisor
+    release:
+      root: /opt/shop
+      version: 1.4.2
+    verify:
+      url: "http://{{ inventory_hostname }}:8080/health"
+      samples: 20
 
 - name: Stop the application's systemd unit
   lastmile.deploy.app_service:
@@ -179,6 +204,19 @@ release:
     previous: 1.4.1
     switched: true
     recorded: true
+health:
+  description:
+    - With O(verify), what the health probe saw, as M(lastmile.deploy.health_check) returns it (C(healthy),
+      C(attempts), C(status), C(latency_ms), C(stats) of the samples), and the C(seconds) it took.
+  returned: when O(verify) is given and the service was started or restarted, also when the probe failed
+  type: dict
+  version_added: 0.4.0
+  sample:
+    healthy: true
+    attempts: 3
+    status: 200
+    latency_ms: 2.1
+    seconds: 1.24
 """
 
 from typing import Optional, Tuple
@@ -262,6 +300,8 @@ def main() -> None:
                                                    version=dict(type="str", required=True),
                                                    run=dict(type="str"),
                                                    restore=dict(type="bool", default=False))),
+            # the action plugin probes from the controller and never sends it here
+            verify=dict(type="dict"),
         ),
         supports_check_mode=True,
     )

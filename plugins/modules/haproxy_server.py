@@ -103,6 +103,19 @@ options:
     elements: str
     default: []
     version_added: 0.4.0
+  watch:
+    description:
+      - After the change and its wait, judge servers on this HAProxy's own counters over a window, with these
+        options of M(lastmile.deploy.canary_analysis) (C(canary), C(stable), C(interval), the limits, C(names),
+        C(on_fail_drain) and the others, by their names; its C(socket) and C(backend) are this task's and are
+        not given here), so that one task gives a server its traffic back and watches it serve.
+      - The options are checked before anything is sent; options the analysis would refuse fail the task then.
+      - The task fails as that module fails (a failed verdict, counters that cannot be read), with its figures in
+        RV(watch), after it applied C(on_fail_drain) and C(on_fail_weights).
+      - Runs where the change runs, in the same way (in the task's own process on the controller, else as a
+        module run on the delegated host). Check mode runs no watch.
+    type: dict
+    version_added: 0.4.0
 notes:
   - When the task is delegated (to the load-balancer host) and that host cannot be reached, the task
     fails with a message starting C(unreachable:) instead of making the task's own host
@@ -137,6 +150,20 @@ EXAMPLES = r"""
     state: drain
     min_serving: 3
     batch: "{{ ansible_play_batch }}"
+  delegate_to: "{{ groups['lb'][0] }}"
+
+- name: Give this host its traffic back, then watch it serve beside web2 and web3 for 5 seconds
+  lastmile.deploy.haproxy_server:
+    backend: myapp
+    name: "{{ inventory_hostname }}"
+    state: ready
+    weight: 100
+    watch:
+      canary: ["{{ inventory_hostname }}"]
+      stable: [web2, web3]
+      interval: 5
+      names: [batch, rest of the fleet]
+      on_fail_drain: ["{{ inventory_hostname }}"]
   delegate_to: "{{ groups['lb'][0] }}"
 
 - name: Shift canary traffic over a TCP admin socket
@@ -196,6 +223,17 @@ commands:
   elements: str
   sample:
     - set server myapp/web1 state drain
+watch:
+  description:
+    - With O(watch), the verdict and figures M(lastmile.deploy.canary_analysis) returns (C(verdict), C(reasons),
+      C(window_s), the C(canary) and C(stable) figures, and C(fallback) on a failed verdict).
+  returned: when O(watch) is given and the change was made, also when the watch failed
+  type: dict
+  version_added: 0.4.0
+  sample:
+    verdict: pass
+    reasons: []
+    window_s: 3.0
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -72,31 +72,33 @@ class ControllerModuleAction(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
+        result.update(self.run_module(self.MODULE, self.ARGUMENT_SPEC, self.SPEC_RULES, self.run_here,
+                                      self._task.args, task_vars))
+        return result
+
+    def run_module(self, module, spec, rules, run_here, args, task_vars):
+        """The result of ``module`` with ``args``: through ``run_here`` in this process where the module would run
+        on this controller (``args`` validated against ``spec`` and ``rules`` first), else as a module run."""
         if not self.runs_here(task_vars):
             try:
-                result.update(self._execute_module(module_name=self.MODULE, module_args=self._task.args,
-                                                   task_vars=task_vars))
+                return self._execute_module(module_name=module, module_args=args, task_vars=task_vars)
             except AnsibleConnectionFailure as exc:
                 if not (self.DELEGATE_UNREACHABLE_FAILS and self._task.delegate_to):
                     raise
-                result.update(failed=True, msg="unreachable: %s" % exc.message)
-            return result
-        validation = ArgumentSpecValidator(self.ARGUMENT_SPEC, **self.SPEC_RULES).validate(self._task.args)
+                return dict(failed=True, msg="unreachable: %s" % exc.message)
+        validation = ArgumentSpecValidator(spec, **rules).validate(args)
         if validation.error_messages:
             msg = validation.errors.msg
             if isinstance(validation.errors[0], UnsupportedError):
-                msg = "Unsupported parameters for (%s) module: %s" % (self.MODULE, msg)
-            result.update(failed=True, msg=msg)
-            return result
+                msg = "Unsupported parameters for (%s) module: %s" % (module, msg)
+            return dict(failed=True, msg=msg)
         params = validation.validated_parameters
         warnings: List[str] = []
         try:
-            outcome = self.run_here(params, bool(self._task.check_mode), bool(self._task.diff),
-                                    warnings)
+            outcome = run_here(params, bool(self._task.check_mode), bool(self._task.diff), warnings)
         except LastmileError as exc:
             outcome = failure(exc)
         if warnings:
             outcome["warnings"] = warnings
         # what a module does with its no_log values (tokens, passwords) before it answers
-        result.update(remove_values(outcome, validation._no_log_values | self.secrets(params)))
-        return result
+        return remove_values(outcome, validation._no_log_values | self.secrets(params))

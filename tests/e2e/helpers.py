@@ -67,6 +67,7 @@ def lb_view(fleet):
 
 # what only a run that moved hosts, measured traffic or failed may say
 MOVED_OR_MEASURED = ("failed and was rolled back", "Restored:", "now serves", "service down for", "Watch the batch",
+                     "then watch it serve users", "then verify its health",
                      "Compare the canary", "Put the release each host had")
 
 

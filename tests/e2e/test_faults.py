@@ -49,7 +49,7 @@ def test_host_dying_mid_rollout_stops_it_and_puts_the_others_back(fleet):
         assert run.rc != 0
         cause = re.search(r"Cause: (.*?)\. Restored: (.*?)\.", run.output.replace("\n", " "))
         assert cause, run.output[-3000:]
-        assert cause.group(1).startswith(f"{victim.name}: Switch current and restart the service (release v2)"), cause.group(1)
+        assert cause.group(1).startswith(f"{victim.name}: Switch current and restart the service, then verify its health (release v2)"), cause.group(1)
         assert "supervisor" in cause.group(1)
         # the host before it went back to v1 and serves again
         assert fleet.hosts[0].current_target() == "releases/v1" and fleet.hosts[0].version() == "v1"

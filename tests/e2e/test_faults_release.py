@@ -272,7 +272,7 @@ def test_a_switch_a_full_disk_could_not_record_is_undone_by_the_rollback(fleet):
             stop.set()
             filler.join()
         assert run.rc != 0, run.output[-3000:]
-        assert ("%s: Switch current and restart the service (release v2): current now points at release 'v2' (it was "
+        assert ("%s: Switch current and restart the service, then verify its health (release v2): current now points at release 'v2' (it was "
                 "'v1'), but the switch could not be recorded in %s/state.json: No space left on device"
                 % (full.name, state_dir)) in run.output, run.output[-3000:]
         assert full.current_target() == "releases/v1", "the rollback left %s on %s" % (full.name, full.current_target())

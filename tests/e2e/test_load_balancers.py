@@ -59,7 +59,10 @@ def test_a_rolling_deployment_at_its_defaults_drains_and_restores_on_every_lb_ho
         run = deploy(fleet, "v2", args=lb_inventory(tmp_path / "lb2.yml", lb2=lb2.socket), deploy_batch_observe_seconds=3)
     assert run.rc == 0, run.output[-3000:]
     assert fleet.versions() == {h.name: "v2" for h in fleet.hosts}
-    watched = re.findall(r"TASK \[lastmile\.deploy\.verify : Watch the batch serve users[^\n]*\n(ok: \[\w+ -> lb1\])", run.output)
+    # each batch given back on lb2, then on lb1, where it is watched once both serve it
+    watched = re.findall(r"TASK \[lastmile\.deploy\.traffic : Give the batch back its HAProxy state and weight, then watch it "
+                         r"serve users\][^\n]*\nchanged: \[\w+ -> lb2\] => \(item=lb2\)\nchanged: \[\w+ -> lb1\] => \(item=lb1\)",
+                         run.output)
     assert len(watched) == FLEET_HOSTS, run.output[-3000:]
     # every host drained and given back on each LB host: 3 batches, a drain and a restore each
     drains = [line for line in delegated(run, "lb2") if line.startswith("changed")]

@@ -123,7 +123,8 @@ def test_every_host_of_a_failed_batch_is_named_with_its_own_task_and_address(fle
     batch = fleet.hosts[:2]
     assert len(parts) == len(batch), parts
     for host, part in zip(batch, parts):
-        assert part.startswith("%s: Verify the health of the host (release v10sick): http://%s:" % (host.name, host.address)), parts
+        assert part.startswith("%s: Switch current and restart the service, then verify its health (release v10sick): "
+                               "the service runs, but it is not healthy: http://%s:" % (host.name, host.address)), parts
         assert not any(other.name in part[len(host.name):] for other in fleet.hosts), part
     assert set(fleet.versions().values()) == {"v2"}
     assert all(e["status"] == "failed" for h in batch for e in history(h) if e["version"] == "v10sick")

@@ -20,7 +20,7 @@ def test_rolling_v1_to_v2_under_load_fails_no_request(fleet):
     assert report.total > 200, f"too little traffic to prove anything: {report}"
     assert report.failed == 0, f"users saw failures during the rollout: {report}"
     assert "v2" in report.versions, report
-    switched = re.findall(r"TASK \[lastmile\.deploy\.service : Switch current and restart the service\][^\n]*\nchanged: \[(\w+)\]", run.output)
+    switched = re.findall(r"TASK \[lastmile\.deploy\.service : Switch current and restart the service[^\]]*\][^\n]*\nchanged: \[(\w+)\]", run.output)
     assert switched == [h.name for h in fleet.hosts], f"batches out of plan order: {switched}"
     for host in fleet.hosts:
         assert host.version() == "v2", host.name
@@ -67,7 +67,7 @@ def test_release_that_answers_unhealthy_names_host_and_check(fleet):
     run = deploy(fleet, "v4sick", mode="unhealthy", deploy_health_timeout=4)
     assert run.rc != 0
     assert f"{fleet.hosts[0].name}:" in run.output
-    assert "Verify the health" in run.output and "503" in run.output, run.output[-3000:]
+    assert "verify its health" in run.output and "it is not healthy" in run.output and "503" in run.output, run.output[-3000:]
     assert set(fleet.versions().values()) == {"v2"}
 
 
@@ -182,7 +182,8 @@ def test_a_release_that_fails_only_on_a_real_page_is_stopped_by_deploy_verify_pa
     assert load.snapshot().failed == 0, load.snapshot().summary()
     assert set(fleet.versions().values()) == {"v1"}
     said = re.sub(r"\s+", " ", run.output)
-    assert re.search(r"%s: Verify the health of the host \(release v8err\): %s: error rate 0\.[2-4]\d* > 0\.001 over 10 "
+    assert re.search(r"%s: Switch current and restart the service, then verify its health \(release v8err\): "
+                     r"the service runs, but it is not healthy: %s: error rate 0\.[2-4]\d* > 0\.001 over 10 "
                      r"samples \(\d+ failed, statuses 200 x\d+, 500 x\d+\)" % (first.name, re.escape(first.url)), said), \
         run.output[-3000:]
     assert {e["version"]: e["status"] for e in history(first)}["v8err"] == "failed"
@@ -204,7 +205,8 @@ def test_a_release_that_fails_only_what_users_ask_for_fails_its_first_batch_at_t
     assert run.rc != 0, run.output[-3000:]
     assert set(fleet.versions().values()) == {"v1"}
     said = re.sub(r"\s+", " ", run.output)
-    assert re.search(r"%s: Watch the batch serve users beside the rest of the fleet \(release v9err\): judging the LB "
+    assert re.search(r"%s: Give the batch back its HAProxy state and weight, then watch it serve users \(release v9err\): "
+                     r"lb1: judging the LB "
                      r"counters of backend 'sample' failed \(batch %s vs rest of the fleet %s over 3\.\d+s\): batch "
                      r"error rate 0\.\d+ \(\d+/\d+\) > max_error_rate 0\.001" % (first.name, first.name, second.name), said), \
         run.output[-3000:]

@@ -189,7 +189,7 @@ def test_a_rolled_back_deployment_is_reported_with_its_cause(fleet, lab):
     hook = lab.gateway.requests_to("/hook/", "POST")[-1]
     body = json.loads(hook.body)
     assert (body["version"], body["strategy"], body["outcome"]) == ("v9bad", "rolling", "rolled_back"), body
-    assert body["message"].startswith("%s: Switch current and restart the service (release v9bad)" % fleet.hosts[0].name), body
+    assert body["message"].startswith("%s: Switch current and restart the service, then verify its health (release v9bad)" % fleet.hosts[0].name), body
     assert_nothing_leaked(run, lab)
 
 

@@ -145,7 +145,7 @@ def test_a_run_killed_in_its_last_batch_is_put_back_batch_by_batch_then_finished
     assert run.rc == 0, run.output[-3000:]
     assert (f"A dead run left hosts on a release it never finished deploying: {first.name}: v8good -> v1, "
             f"{second.name}: v8good -> v1;") in said, run.output[-3000:]
-    recovered = re.findall(r"TASK \[lastmile\.deploy\.service : Switch current and restart the service\][^\n]*\n"
+    recovered = re.findall(r"TASK \[lastmile\.deploy\.service : Switch current and restart the service[^\]]*\][^\n]*\n"
                            r"changed: \[(\w+)\]", run.output)
     # put back: the host out of rotation first; then the run's own batches
     assert recovered == [second.name, first.name, first.name, second.name], recovered

@@ -29,6 +29,7 @@ FAILED = re.compile(r"^(?:fatal|failed): \[(?P<host>[^\]]+)\](?: \(item=[^)]*\))
 # (role, start of the task name) -> the word a batch line shows for that step
 STEP_WORDS = (
     ("traffic", "Drain the batch", "drain"),
+    ("service", "Switch current and restart the service, then verify", "switch, restart, verify"),
     ("service", "Switch current and restart", "switch, restart"),
     ("release", "Point current at the release", "switch"),
     ("service", "Restart the service", "restart"),

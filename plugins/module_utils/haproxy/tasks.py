@@ -39,6 +39,8 @@ SERVER_ARGUMENT_SPEC = dict(
     wait_interval=dict(type="float", default=0.2),
     min_serving=dict(type="int", default=0),
     batch=dict(type="list", elements="str", default=[]),
+    # judged by the action plugin (plugins/action/haproxy_server.py), after the change; never sent to a module run
+    watch=dict(type="dict"),
 )
 SERVER_SPEC_RULES = dict(
     mutually_exclusive=[("weight", "weights")],

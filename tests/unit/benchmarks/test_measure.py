@@ -90,6 +90,29 @@ def test_spans_run_from_a_task_start_to_the_next_and_collect_gate_figures():
     assert measure.gate_costs(spans, forks=1)["capacity_sample_s"] == 2.0
 
 
+def test_a_probe_inside_the_switch_counts_its_own_seconds_not_the_restart():
+    events = _events(
+        ("task", 0.0, {"name": "switch, restart, verify", "action": "app_service", "uuid": "u1"}),
+        ("result", 2.5, {"uuid": "u1", "host": "app1", "status": "changed", "health_samples": 20, "verify_seconds": 1.2}),
+        ("result", 2.6, {"uuid": "u1", "host": "app2", "status": "changed", "health_samples": 20, "verify_seconds": 1.4}),
+        ("task", 3.0, {"name": "traffic back", "action": "haproxy_server", "uuid": "u2"}),
+        ("end", 3.5),
+    )
+    gates = measure.gate_costs(measure.task_spans(events), forks=5)
+    assert (gates["verify_tasks"], gates["verify_s"], gates["gates_s"]) == (1, 1.4, 1.4)
+
+
+def test_a_watch_inside_the_traffic_back_counts_its_window_not_the_restore():
+    events = _events(
+        ("task", 0.0, {"name": "traffic back, watch", "action": "haproxy_server", "uuid": "u1"}),
+        ("result", 3.9, {"uuid": "u1", "host": "app1", "status": "changed", "watch_window_seconds": 3.02}),
+        ("task", 4.0, {"name": "next", "action": "debug", "uuid": "u2"}),
+        ("end", 4.5),
+    )
+    gates = measure.gate_costs(measure.task_spans(events), forks=5)
+    assert (gates["watch_tasks"], gates["watch_s"], gates["gates_s"]) == (1, 3.02, 3.02)
+
+
 def test_a_run_without_gates_costs_nothing_for_them():
     spans = measure.task_spans(_events(("task", 0.0, {"name": "a", "action": "command", "uuid": "u"}),
                                        ("result", 0.4, {"uuid": "u", "host": "app1", "status": "changed"})))
@@ -142,3 +165,29 @@ def test_recap_and_banners_agree_with_the_timeline_of_a_real_run():
     # 5 results per host: command, debug (or skipped), ignored failure, rescued failure, rescue debug
     assert summary["task_results_per_host"] == 5.0
     assert summary["app_task_results"] == sum(sum(s["results"].values()) for s in spans)
+
+
+def test_the_timeline_finds_gates_inside_a_task_and_inside_a_loop_item(tmp_path, monkeypatch):
+    """A probe inside the switch (``health``) and a watch inside one item of the traffic back's loop are found."""
+    import importlib.util  # pylint: disable=import-outside-toplevel
+    from types import SimpleNamespace  # pylint: disable=import-outside-toplevel
+
+    spec = importlib.util.spec_from_file_location("bench_timeline", BENCH / "callback_plugins" / "bench_timeline.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    timeline = tmp_path / "timeline.jsonl"
+    monkeypatch.setenv("BENCH_TIMELINE", str(timeline))
+    callback = module.CallbackModule()
+
+    def result(data):
+        return SimpleNamespace(_result=data, _task=SimpleNamespace(_uuid="u1"), _host=SimpleNamespace(get_name=lambda: "app1"))
+
+    callback.v2_runner_on_ok(result({"changed": True, "health": {"stats": {"count": 20}, "seconds": 1.3}}))
+    callback.v2_runner_on_ok(result({"changed": True, "results": [{"changed": True},
+                                                                  {"changed": True, "watch": {"window_s": 3.01}}]}))
+    callback.v2_runner_on_ok(result({"changed": False, "window_s": 2.5}))
+    callback.v2_playbook_on_stats(None)
+    events = [json.loads(line) for line in timeline.read_text().splitlines()]
+    assert (events[0]["health_samples"], events[0]["verify_seconds"]) == (20, 1.3)
+    assert events[1]["watch_window_seconds"] == 3.01 and "watch_seconds" not in events[1]
+    assert events[2]["watch_seconds"] == 2.5 and "watch_window_seconds" not in events[2]

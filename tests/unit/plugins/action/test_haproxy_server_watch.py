@@ -1,0 +1,143 @@
+# Copyright: (c) 2026, lastmile.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""haproxy_server with watch: a server gets its traffic back, then is judged on a real HAProxy's counters, in one task."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import json
+import os
+import subprocess
+import threading
+
+import pytest
+
+from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures.haproxy_lab import HAPROXY_BIN, HAProxyLab
+from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.module_invocation import REPO, ansible_cli
+
+pytestmark = pytest.mark.skipif(not os.access(HAPROXY_BIN, os.X_OK), reason="%s is not installed" % HAPROXY_BIN)
+
+READY, DRAIN = 0, 8  # srv_admin_state as HAProxy reports it
+# a Python other than the controller's: the change and the watch then run as module runs
+OTHER_PYTHON = "/usr/bin/python3"
+
+
+class _Failing(http.server.BaseHTTPRequestHandler):
+    """/health 200; every other request 500."""
+
+    def do_GET(self):  # noqa: N802 - name fixed by the base class
+        self.send_response(200 if self.path == "/health" else 500)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def started_lab():
+    lab = HAProxyLab().start()
+    yield lab
+    lab.stop()
+
+
+@pytest.fixture
+def lab(started_lab):
+    started_lab.reset()
+    original = started_lab.apps["web1"].RequestHandlerClass
+    started_lab.send("set server app/web1 state drain")
+    yield started_lab
+    started_lab.apps["web1"].RequestHandlerClass = original
+
+
+@contextlib.contextmanager
+def traffic(lab):
+    stop = threading.Event()
+
+    def send():
+        while not stop.is_set():
+            lab.request("/")
+
+    senders = [threading.Thread(target=send), threading.Thread(target=send)]
+    for sender in senders:
+        sender.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for sender in senders:
+            sender.join()
+
+
+def give_back(lab, check_mode=False, python=None, **watch):
+    """``haproxy_server`` through ansible: web1 ready at weight 1, then watched beside web2."""
+    watch = dict(dict(canary=["web1"], stable=["web2"], interval=2, min_requests=5, names=["batch", "rest of the fleet"],
+                      on_fail_drain=["web1"]), **watch)
+    args = dict(socket=lab.admin_socket, backend="app", name="web1", state="ready", weight=1, wait=False, watch=watch)
+    ansible, env = ansible_cli()
+    command = ansible + ["localhost", "-i", "localhost,", "-c", "local", "-m", "lastmile.deploy.haproxy_server",
+                         "-a", json.dumps(args)]
+    if python:
+        command += ["-e", "ansible_python_interpreter=%s" % python]
+    if check_mode:
+        command.append("--check")
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
+    marker = done.stdout.find("localhost | ")
+    start = done.stdout.find("{", marker)
+    assert marker >= 0 and start >= 0, done.stdout + done.stderr
+    result = json.JSONDecoder().raw_decode(done.stdout[start:])[0]
+    # ansible's ad hoc output says FAILED and leaves the key out
+    if done.stdout[marker:start].startswith("localhost | FAILED"):
+        result["failed"] = True
+    return result
+
+
+@pytest.mark.parametrize("python", [None, OTHER_PYTHON])
+def test_a_server_given_back_is_watched_beside_the_rest(lab, python):
+    if python and not os.access(python, os.X_OK):
+        pytest.skip("%s is not installed" % python)
+    with traffic(lab):
+        result = give_back(lab, python=python)
+    assert "failed" not in result, result.get("msg")
+    assert result["changed"] is True and result["commands"], result
+    assert lab.state()["web1"] == (READY, 1)
+    watch = result["watch"]
+    assert watch["verdict"] == "pass" and 2 <= watch["window_s"] < 3, watch
+    assert watch["canary"]["servers"] == ["web1"] and watch["stable"]["servers"] == ["web2"]
+    assert watch["canary"]["requests"] >= 5, watch
+
+
+def test_a_server_that_fails_users_is_drained_again_and_the_task_fails(lab):
+    lab.apps["web1"].RequestHandlerClass = _Failing
+    with traffic(lab):
+        result = give_back(lab)
+    assert result["failed"] is True
+    assert result["msg"].startswith("judging the LB counters of backend 'app' failed (batch web1 vs rest of the "
+                                    "fleet web2 over 2."), result["msg"]
+    assert "batch error rate 1.000" in result["msg"], result["msg"]
+    assert result["watch"]["verdict"] == "fail"
+    assert result["watch"]["fallback"] == "all traffic sent back to the stable servers"
+    # given back, then drained again at once by on_fail_drain
+    assert lab.state()["web1"][0] == DRAIN
+
+
+@pytest.mark.parametrize("watch, expected", [
+    (dict(max_error_rate=2), "watch: max_error_rate is 2.0; expected a number in [0, 1]"),
+    (dict(socket="/tmp/other.sock"), "watch: socket: the watch reads this task's HAProxy, leave them out"),
+    (dict(bogus=1), "watch: Unsupported parameters for (lastmile.deploy.canary_analysis) module: bogus"),
+    (dict(interval="soon"), "watch: argument 'interval' is of type"),
+])
+def test_options_the_watch_would_refuse_fail_before_anything_is_sent(lab, watch, expected):
+    result = give_back(lab, **watch)
+    assert result["failed"] is True and result["msg"].startswith(expected), result["msg"]
+    assert "commands" not in result
+    assert lab.state()["web1"][0] == DRAIN
+
+
+def test_check_mode_changes_nothing_and_watches_nothing(lab):
+    result = give_back(lab, check_mode=True)
+    assert "failed" not in result, result.get("msg")
+    assert result["changed"] is True and "watch" not in result
+    assert lab.state()["web1"][0] == DRAIN
