@@ -148,16 +148,7 @@ EXAMPLES = r"""
     supervisorctl: supervisorctl -c /etc/supervisor/supervisord.conf -u deployer
     supervisor_password: "{{ vault_supervisor_password }}"
 
-- name: Point current at release 1.4.2 and restart the application on it
-  lastmile.deploy.app_service:
-    name: shop
-    manager: supervisor
-    release:
-      root: /opt/shop
-      version: 1.4.2
-  register: shop_restart
-
-- name: Point current at release 1.4.2, restart the application and probe its health from the controller
+- name: Point current at release 1.4.2, restart the application on it, then probe its health from the controller
   lastmile.deploy.app_service:
     name: shop
     manager: supervisor
@@ -167,6 +158,7 @@ EXAMPLES = r"""
     verify:
       url: "http://{{ inventory_hostname }}:8080/health"
       samples: 20
+  register: shop_restart
 
 - name: Stop the application's systemd unit
   lastmile.deploy.app_service:

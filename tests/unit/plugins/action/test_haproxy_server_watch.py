@@ -4,43 +4,21 @@
 
 from __future__ import annotations
 
-import contextlib
-import http.server
 import json
 import os
 import subprocess
-import threading
 
 import pytest
 
-from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures.haproxy_lab import HAPROXY_BIN, HAProxyLab
+from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures.haproxy_lab import HAPROXY_BIN, started_lab  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.module_invocation import REPO, ansible_cli
+from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.test_canary_analysis import canary_behaviour, traffic
 
 pytestmark = pytest.mark.skipif(not os.access(HAPROXY_BIN, os.X_OK), reason="%s is not installed" % HAPROXY_BIN)
 
 READY, DRAIN = 0, 8  # srv_admin_state as HAProxy reports it
 # a Python other than the controller's: the change and the watch then run as module runs
 OTHER_PYTHON = "/usr/bin/python3"
-
-
-class _Failing(http.server.BaseHTTPRequestHandler):
-    """/health 200; every other request 500."""
-
-    def do_GET(self):  # noqa: N802 - name fixed by the base class
-        self.send_response(200 if self.path == "/health" else 500)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def started_lab():
-    lab = HAProxyLab().start()
-    yield lab
-    lab.stop()
 
 
 @pytest.fixture
@@ -50,25 +28,6 @@ def lab(started_lab):
     started_lab.send("set server app/web1 state drain")
     yield started_lab
     started_lab.apps["web1"].RequestHandlerClass = original
-
-
-@contextlib.contextmanager
-def traffic(lab):
-    stop = threading.Event()
-
-    def send():
-        while not stop.is_set():
-            lab.request("/")
-
-    senders = [threading.Thread(target=send), threading.Thread(target=send)]
-    for sender in senders:
-        sender.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        for sender in senders:
-            sender.join()
 
 
 def give_back(lab, check_mode=False, python=None, **watch):
@@ -110,7 +69,7 @@ def test_a_server_given_back_is_watched_beside_the_rest(lab, python):
 
 
 def test_a_server_that_fails_users_is_drained_again_and_the_task_fails(lab):
-    lab.apps["web1"].RequestHandlerClass = _Failing
+    canary_behaviour(lab, every=1)
     with traffic(lab):
         result = give_back(lab)
     assert result["failed"] is True

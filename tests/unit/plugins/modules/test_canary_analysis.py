@@ -14,7 +14,7 @@ import pytest
 
 from ansible_collections.lastmile.deploy.plugins.modules import canary_analysis
 from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures import run_module
-from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures.haproxy_lab import HAPROXY_BIN, HAProxyLab
+from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures.haproxy_lab import HAPROXY_BIN, started_lab  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.module_invocation import run_ansible
 
 pytestmark = pytest.mark.skipif(not os.access(HAPROXY_BIN, os.X_OK), reason="%s is not installed" % HAPROXY_BIN)
@@ -45,13 +45,6 @@ class _Canary(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
-
-
-@pytest.fixture(scope="module")
-def started_lab():
-    lab = HAProxyLab().start()
-    yield lab
-    lab.stop()
 
 
 @pytest.fixture

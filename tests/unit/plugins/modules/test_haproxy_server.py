@@ -14,16 +14,9 @@ from ansible_collections.lastmile.deploy.plugins.modules import haproxy_server
 from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures import run_module
 from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures.closing_peer import ClosingPeer
 from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.module_invocation import run_ansible
-from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures.haproxy_lab import HAPROXY_BIN, HAProxyLab
+from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures.haproxy_lab import HAPROXY_BIN, started_lab  # noqa: F401 pylint: disable=unused-import
 
 pytestmark = pytest.mark.skipif(not os.access(HAPROXY_BIN, os.X_OK), reason="%s is not installed" % HAPROXY_BIN)
-
-
-@pytest.fixture(scope="module")
-def started_lab():
-    lab = HAProxyLab().start()
-    yield lab
-    lab.stop()
 
 
 @pytest.fixture
