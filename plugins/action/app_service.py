@@ -21,6 +21,7 @@ MODULE = "lastmile.deploy.app_service"
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
+    _supports_async = True
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -33,6 +34,9 @@ class ActionModule(ActionBase):
         probe = self._probe_options(verify, (task_vars or {}).get("omit"))
         if "msg" not in probe and args.get("state") == "stopped":
             probe = dict(msg="a stopped service has no health to probe: verify is for state=started or restarted")
+        if "msg" not in probe and self._task.async_val:
+            probe = dict(msg="the probe follows the restart in the same task, which async would leave behind: "
+                             "run verify without async")
         if "msg" in probe:
             result.update(failed=True, msg="verify: %s" % probe["msg"])
             return result
@@ -52,9 +56,12 @@ class ActionModule(ActionBase):
             health = failure(exc)
             result.update(failed=True, msg="the service runs, but it is not healthy: %s" % health.pop("msg"))
             health.pop("failed")
-        result["health"] = dict(health, seconds=round(time.monotonic() - started, 3))
-        # the probe's headers (often a token) are no_log options of health_check
-        return remove_values(result, probe["no_log"])
+        # the probe's headers (often a token) are no_log options of health_check: hidden in what the probe
+        # said, not in the module's own result, where a short value would hide unrelated fields
+        result["health"] = remove_values(dict(health, seconds=round(time.monotonic() - started, 3)), probe["no_log"])
+        if result.get("failed"):
+            result["msg"] = remove_values(result["msg"], probe["no_log"])
+        return result
 
     @staticmethod
     def _probe_options(verify, omit):

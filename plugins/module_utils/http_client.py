@@ -142,7 +142,8 @@ def split_credentials(url: str) -> Tuple[str, Optional[str], Optional[str]]:
     return urlunsplit(parts._replace(netloc=hostport)), unquote(user) or None, unquote(password) if has_password else None
 
 
-def _check_url(url: str) -> str:
+def check_url(url: str) -> str:
+    """The URL, when it is an http(s) URL; else ProbeError naming it."""
     if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
         raise ProbeError("URL %r is not an http:// or https:// URL" % (url,))
     return url
@@ -260,7 +261,7 @@ def send(
     Credentials are ``headers`` and the URL's own ``user:password@`` (sent as basic auth unless an
     Authorization header is given); with no redirect followed they reach only that origin.
     """
-    _check_url(url)
+    check_url(url)
     url, user, password = split_credentials(url)
     headers = dict(headers or {})
     if user and not any(name.lower() == "authorization" for name in headers):
@@ -284,7 +285,7 @@ def send(
 def status_of(url: str, timeout: float, verify: Union[bool, str] = True) -> ProbeResult:
     """One GET straight to ``url`` (no proxy, no redirect) on the standard library: any status is an
     answer (``ok``), a network failure is not. For probes from a managed host."""
-    _check_url(url)
+    check_url(url)
     started = time.monotonic()
     try:
         status = send("GET", url, timeout, verify=verify, via_proxy=False)[0]
@@ -304,7 +305,7 @@ def probe(
 ) -> ProbeResult:
     """One GET. Redirects are not followed: list 3xx codes in ``expect_status`` to accept them."""
     requests = _requests()
-    _check_url(url)
+    check_url(url)
     pattern = compile_body_regex(body_regex)
     own_session = session is None
     if own_session:
@@ -490,7 +491,7 @@ def _get_following_redirects(
     keeps cookies on its own.
     """
     requests = _requests()
-    _check_url(url)
+    check_url(url)
     verify = tls_verify(validate_certs, ca_path)
     url, user, password = split_credentials(url)
     first_origin = _origin_of(action, url, url)

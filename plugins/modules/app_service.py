@@ -116,7 +116,8 @@ options:
         default: false
   verify:
     description:
-      - After a start or restart that succeeded, probe the service's health with these options of
+      - Once the service runs (after a start or restart that succeeded, or found running with
+        O(state=started)), probe its health with these options of
         M(lastmile.deploy.health_check) (C(url) and the others, by their
         names), from the controller, in the task's own process, so that one task switches, restarts and
         verifies.
@@ -125,7 +126,8 @@ options:
       - The task fails when the probe fails, with the probe's figures in RV(health). A host that stops answering
         during the switch or restart fails the task as well, and its result is marked C(unreachable), so that a
         rescue runs for it.
-      - Check mode sends no probe.
+      - Check mode sends no probe. Not with O(state=stopped), nor with C(async), which would leave the probe
+        behind the restart.
     type: dict
     version_added: 0.4.0
 seealso:
@@ -200,7 +202,7 @@ health:
   description:
     - With O(verify), what the health probe saw, as M(lastmile.deploy.health_check) returns it (C(healthy),
       C(attempts), C(status), C(latency_ms), C(stats) of the samples), and the C(seconds) it took.
-  returned: when O(verify) is given and the service was started or restarted, also when the probe failed
+  returned: when O(verify) is given and the service runs, also when the probe failed
   type: dict
   version_added: 0.4.0
   sample:

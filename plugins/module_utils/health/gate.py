@@ -16,7 +16,9 @@ from ansible_collections.lastmile.deploy.plugins.module_utils.gate import FAIL, 
 from ansible_collections.lastmile.deploy.plugins.module_utils.http_client import (
     ProbeError,
     WaitResult,
+    check_url,
     clean_headers,
+    compile_body_regex,
     origin,
     probe,
     sample,
@@ -61,6 +63,10 @@ class Unhealthy(LastmileError):
 
 
 def check_params(params: dict) -> None:
+    """Raise ProbeError naming the first option the probe would refuse, before any request is sent."""
+    check_url(params["url"])
+    compile_body_regex(params["body_regex"])
+    clean_headers(params["headers"])
     if params["timeout"] <= 0:
         raise ProbeError("timeout must be greater than 0, got %r" % params["timeout"])
     if params["interval"] < 0 or params["sample_interval"] < 0:

@@ -68,6 +68,12 @@ def test_an_unhealthy_service_fails_the_task_and_keeps_what_the_switch_did(serve
      "verify: page_urls http://evil.example/x: expected pages of http://127.0.0.1:9"),
     ("http://127.0.0.1:9/health", "verify: expected a dict of lastmile.deploy.health_check's options, got "
                                   "'http://127.0.0.1:9/health'"),
+    (dict(url="ftp://127.0.0.1/health"), "verify: URL 'ftp://127.0.0.1/health' is not an http:// or https:// URL"),
+    (dict(url="http://127.0.0.1:9/health", body_regex="["), "verify: body_regex '[' is not a valid regular expression"),
+    (dict(url="http://127.0.0.1:9/health", headers={"Bad Name": "x"}),
+     "verify: headers: header name 'Bad Name' is not a valid HTTP header name"),
+    (dict(url="http://127.0.0.1:9/health", headers={"X-Token": "a\nb"}),
+     "verify: headers: the value of header 'X-Token' contains a line break or NUL (value not shown)"),
 ])
 def test_options_the_probe_would_refuse_fail_before_the_host_changes(verify, expected):
     args = service_args()
@@ -84,6 +90,23 @@ def test_a_stopped_service_is_not_probed():
     result = plugin.run(task_vars={})
     assert result["failed"] is True and "verify is for state=started or restarted" in result["msg"]
     plugin._execute_module.assert_not_called()
+
+
+def test_verify_with_async_is_refused_but_async_alone_runs_the_module():
+    plugin = action(service_args(url="http://127.0.0.1:9/health"))
+    plugin._task.async_val = 30
+    result = plugin.run(task_vars={})
+    assert result["failed"] is True and "run verify without async" in result["msg"]
+    plugin._execute_module.assert_not_called()
+    assert ActionModule._supports_async is True
+
+
+def test_a_short_header_value_hides_nothing_of_the_module_result(server):
+    verify = dict(url=server.url("/health"), headers={"X-Probe": "shop"}, samples=1, sample_interval=0)
+    module_said = dict(SWITCHED, name="shop", release=dict(SWITCHED["release"], root="/opt/shop"))
+    result = action(service_args(**verify), module_result=module_said).run(task_vars={})
+    assert "failed" not in result, result
+    assert (result["name"], result["release"]["root"]) == ("shop", "/opt/shop")
 
 
 def test_a_failed_restart_is_not_probed(server):
@@ -115,10 +138,15 @@ def test_options_left_out_with_omit_are_left_out(server):
     assert result["health"]["stats"]["count"] == 2
 
 
-def test_header_values_never_reach_the_result():
+def test_header_values_never_reach_the_result_nor_the_host():
     with AuthServer(token=TOKEN) as auth:
         verify = dict(url=auth.url("/health"), headers={"Authorization": "Bearer " + TOKEN}, samples=2, sample_interval=0)
-        module_said = dict(SWITCHED, stdout="token Bearer %s echoed" % TOKEN)
-        result = action(service_args(**verify), module_result=module_said).run(task_vars={})
+        plugin = action(service_args(**verify))
+        result = plugin.run(task_vars={})
+        wrong = dict(verify, wait_timeout=0)
+        wrong["headers"] = {"Authorization": "Bearer wrong-" + TOKEN}
+        refused = action(service_args(**wrong)).run(task_vars={})
     assert "failed" not in result, result
-    assert TOKEN not in repr(result)
+    assert result["health"]["stats"]["count"] == 2
+    assert TOKEN not in repr(result) and TOKEN not in repr(plugin._execute_module.call_args)
+    assert refused["failed"] is True and TOKEN not in repr(refused), refused
