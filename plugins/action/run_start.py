@@ -8,6 +8,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError, failure
+from ansible_collections.lastmile.deploy.plugins.module_utils.run.dead_run import recovery
 from ansible_collections.lastmile.deploy.plugins.module_utils.run.start import new_run_id, start
 
 ARGUMENT_SPEC = dict(
@@ -15,6 +16,8 @@ ARGUMENT_SPEC = dict(
     hosts=dict(type="list", elements="str", required=True),
     lb=dict(type="dict"),
     backend=dict(type="str", default=""),
+    # where each host's release state comes from: the lock's reading, or release's read (else the lock's)
+    releases_from=dict(type="str", default="lock", choices=["lock", "read"]),
 )
 
 
@@ -36,5 +39,16 @@ class ActionModule(ActionBase):
             lb = start(params["app"], hosts, locks, names, params["lb"], params["backend"])
         except LastmileError as exc:
             return dict(result, **failure(exc))
+        dead_run = recovery({host: self._release_state(hostvars[host], params["releases_from"]) for host in hosts},
+                            locks, bool(self._play_context.check_mode))
         return dict(result, changed=False, lb_before=lb["before"], lb_now=lb["now"], lb_inherited=lb["inherited"],
-                    left_out_hosts=lb["left_out"], run_id=new_run_id())
+                    left_out_hosts=lb["left_out"], run_id=new_run_id(), unverified_hosts=dead_run["unverified"],
+                    recovered_hosts=dead_run["hosts"], recovered_message=dead_run["message"])
+
+    @staticmethod
+    def _release_state(facts, releases_from):
+        """The host's release state: release's read of it (when asked and it read the host), else the lock's."""
+        read = facts.get("release_read") if releases_from == "read" else None
+        if isinstance(read, dict) and not read.get("skipped") and "current" in read:
+            return read
+        return (facts.get("lock_taken") or {}).get("releases_state")

@@ -27,6 +27,7 @@ except ImportError:  # before 2.19 every string is a template
         return value
 
 from ansible_collections.lastmile.deploy.plugins.module_utils.run.spec import SOURCE_PATH, entry_options, role_defaults
+from ansible_collections.lastmile.deploy.plugins.module_utils.run.spec import playbooks as declared_playbooks
 from ansible_collections.lastmile.deploy.plugins.module_utils.run.spec import roles as declared_roles
 from ansible_collections.lastmile.deploy.plugins.module_utils.run.variables import (
     check_colours,
@@ -52,10 +53,12 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         roles = self._task.args.get("roles") or []
         source = _trusted(self._loader.load_from_file(SOURCE) or {})
-        known = declared_roles(source)
-        if not isinstance(roles, list) or not all(isinstance(role, str) and role.partition(":")[0] in known for role in roles):
+        known, playbooks = declared_roles(source), declared_playbooks(source)
+        if not isinstance(roles, list) or not all(isinstance(role, str) and (role.partition(":")[0] in known or role in playbooks)
+                                                  for role in roles):
             return dict(result, failed=True, msg="roles %s: expected a list of roles of lastmile.deploy (%s), each "
-                        "optionally with ':<entry point>'" % (shown(roles), ", ".join(known)))
+                        "optionally with ':<entry point>', or of its playbooks (%s)"
+                        % (shown(roles), ", ".join(known), ", ".join(playbooks)))
         spec = self._options(source, roles)
         defaults_of = role_defaults(source)
         values, problems = self._resolve(spec, defaults_of, task_vars)
@@ -82,7 +85,8 @@ class ActionModule(ActionBase):
                                                for name in sorted(spec)) if replaced and name in task_vars]
         if deprecations:
             result["deprecations"] = deprecations
-        result.update(changed=False, problems=problems, checked=sorted(values))
+        result.update(changed=False, problems=problems, checked=sorted(values),
+                      empty=sorted(name for name, value in values.items() if value is None or value in ("", [], {})))
         if problems:
             result.update(failed=True, msg="; ".join(problems))
         return result

@@ -113,6 +113,22 @@ options:
         is an error.
     type: bool
     default: false
+  release:
+    description:
+      - The release id this artifact is deployed under (C(deploy_version) in the roles), named in
+        the message when O(unpacked) refuses the artifact.
+      - Required with O(unpacked).
+    type: str
+    version_added: 0.4.0
+  unpacked:
+    description:
+      - The checksum (V(sha256:<hex>)) each host unpacked release O(release) from, by host name,
+        for the hosts that already have it.
+      - A release id is immutable. The task fails, before any host changes, when one of these differs
+        from the artifact's SHA-256, naming each such host and both checksums. A host whose value is
+        empty is left out.
+    type: dict
+    version_added: 0.4.0
 notes:
   - On the controller through the local connection, without become or async, the action plugin
     verifies in its own process instead of starting a module process.
@@ -162,6 +178,16 @@ EXAMPLES = r"""
     headers:
       Authorization: "Bearer {{ vault_artifact_token }}"
     ca_path: /etc/pki/internal-ca.pem
+  delegate_to: localhost
+  run_once: true
+
+- name: Refuse release 1.4.2 from other bytes than the ones web1 unpacked it from
+  lastmile.deploy.artifact_verify:
+    path: /srv/builds/shop-1.4.2.tar.gz
+    checksum: sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+    release: 1.4.2
+    unpacked:
+      web1: sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
   delegate_to: localhost
   run_once: true
 

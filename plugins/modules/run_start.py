@@ -20,6 +20,8 @@ description:
   - The load-balancer state before the run is what the load balancer shows, over which what a dead run read before
     it changed anything takes precedence (kept in the lock that run left, C(lock_taken.inherited.lb_before)); the
     hosts that run left out of rotation are named so that the engine gives them back first.
+  - It also finds the hosts a dead run switched and never finished deploying, from each host's release state (their
+    current release is still recorded C(pending)), and which of them this run puts back before anything else.
   - Runs on the controller only, as an action; it reads nothing on the hosts. Run it with C(run_once) and register
     its result; a C(run_once) C(ansible.builtin.set_fact) then gives every host of the play the run's facts (facts a
     module returns rank below earlier C(set_fact) values, so a clean slate must be set that way).
@@ -74,6 +76,14 @@ options:
     description: The load-balancer backend, as the messages name it.
     type: str
     default: ""
+  releases_from:
+    description:
+      - Where each host's release state is read from. V(lock), the reading the lock took
+        (C(lock_taken.releases_state)). V(read), the host's C(release_read) (the C(read) entry point of the
+        release role) where it read the host, else the lock's reading.
+    type: str
+    choices: [lock, read]
+    default: lock
 seealso:
   - module: lastmile.deploy.deploy_lock
   - module: lastmile.deploy.haproxy_info
@@ -126,4 +136,25 @@ run_id:
   returned: success
   type: str
   sample: 20261207T081502Z-3fa2c1
+unverified_hosts:
+  description: The hosts whose current release a dead run switched and never verified (still recorded C(pending),
+    and not a restore), in play order.
+  returned: success
+  type: list
+  elements: str
+  sample: [web1, web3]
+recovered_hosts:
+  description: Of RV(unverified_hosts), those under this run's lock (no run is still switching them) that have a
+    release deployed successfully before, which the run puts back before it changes anything else.
+  returned: success
+  type: list
+  elements: str
+  sample: [web1]
+recovered_message:
+  description: What the report says about the hosts of RV(unverified_hosts) under this run's lock, each with the
+    release it is on and where it goes back to; empty when there is none.
+  returned: success
+  type: str
+  sample: "A dead run left hosts on a release it never finished deploying: web1: v8 -> v7; put back before this run
+    changed anything else."
 """

@@ -58,6 +58,8 @@ options:
       - Roles of lastmile.deploy whose variables the run uses, for example V([lock, precheck, rolling]). A role
         stands for the variables of its C(main) entry point; V(role:entry), for example V(traffic:restore), for those
         of one entry point the strategies include.
+      - V(playbooks/deploy.yml) or V(playbooks/rollback.yml) stands for the variables that playbook reads
+        itself, for example C(deploy_strategy) and the answers of V(auto).
     type: list
     elements: str
     required: true
@@ -91,6 +93,15 @@ checked:
   type: list
   elements: str
   sample: [deploy_app, deploy_batch, deploy_health_url, deploy_version]
+empty:
+  description:
+    - The checked variables whose value for the host is empty (an empty list, mapping or string, or
+      null), so that a step with nothing to do can be skipped once for every host.
+  returned: always
+  type: list
+  elements: str
+  sample: [deploy_precheck_tcp, deploy_precheck_urls]
+  version_added: 0.4.0
 hooks:
   description:
     - O(hooks) with each task file's absolute path (a relative one is read from the directory

@@ -148,13 +148,16 @@ def lock_headlines(run) -> list:
 
 def stopped_at_the_lock(run) -> bool:
     """Every host stopped where the lock was judged (with the LB reading, at the start of the run):
-    the next task run is the give-back (always).
+    the next task that runs on the hosts is the give-back (always).
 
-    The give-back may come through the include that closes a run (the engine's close).
+    Before it, where the preparing play ends (always), the hand-over hands on no plan; the give-back
+    may come through the include that closes a run (the engine's close).
     """
     tasks = re.findall(r"^TASK \[(.*?)\] \*", run.output, re.M)
     stop = tasks.index("lastmile.deploy.engine : Start the run from what the hosts and the load balancer said")
-    after = [task for task in tasks[stop + 1:] if task != "Give back the lock and judge the outcome of the run"]
+    closing = {"Give back the lock and judge the outcome of the run", "lastmile.deploy.engine : Say what the run would do",
+               "lastmile.deploy.engine : Hand the plan to the plays that move it, or none when the run failed"}
+    after = [task for task in tasks[stop + 1:] if task not in closing]
     return after[0] == "lastmile.deploy.lock : Give back the deployment lock of sample"
 
 

@@ -45,10 +45,12 @@ ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = dict(
     url_username=dict(type="str"),
     url_password=dict(type="str", no_log=True),
     ca_path=dict(type="path"),
+    release=dict(type="str"),
+    unpacked=dict(type="dict"),
 )
 SPEC_RULES: Dict[str, Any] = dict(
     mutually_exclusive=[("path", "url")],
-    required_by={"url_password": "url_username"},
+    required_by={"url_password": "url_username", "unpacked": "release"},
     required_one_of=[("path", "url")],
 )
 
@@ -90,15 +92,33 @@ def credentials(params: Dict[str, Any]) -> Tuple[Optional[str], dict]:
 
 
 def run(params: Dict[str, Any], warn: Callable[[str], None]) -> dict:
-    """Verify (and download) the artifact; the task's result."""
+    """Verify (and download) the artifact, then check it against the release id's; the task's result."""
     try:
-        return verify(params, warn)
+        result = verify(params, warn)
     except CertificateError as exc:
         if params["ca_path"]:
             raise
         raise CertificateError(
             "%s; if a private CA signed it, give that CA's certificate with ca_path (deploy_ca_path in the roles)" % exc
         ) from exc
+    check_release_id(params["release"], result["checksum"], params["unpacked"] or {})
+    return result
+
+
+def check_release_id(release: Optional[str], checksum: str, unpacked: Dict[str, Any]) -> None:
+    """Refuse an artifact whose release id a host already unpacked from other bytes.
+
+    A release id is immutable: the same id from other bytes would leave the hosts that have it on
+    the old bytes and the others on the new ones, under one name. ``unpacked`` maps a host to the
+    checksum (``sha256:<hex>``) the release was unpacked from there; hosts without it are left out.
+    """
+    clashing = sorted((host, theirs) for host, theirs in unpacked.items() if theirs and theirs != checksum)
+    if clashing:
+        raise ChecksumError(
+            "release %s is already unpacked from another artifact on %s, but the artifact of this run has "
+            "checksum %s. A release id is immutable: deploy this artifact under a new release id (deploy_version in "
+            "the roles). Nothing was changed." % (release, ", ".join("%s (%s)" % pair for pair in clashing), checksum)
+        )
 
 
 def verify(params: Dict[str, Any], warn: Callable[[str], None]) -> dict:

@@ -30,6 +30,12 @@ def roles(source: Mapping[str, Any]) -> List[str]:
     return sorted(source.get("roles") or {})
 
 
+def playbooks(source: Mapping[str, Any]) -> List[str]:
+    """The playbooks that read variables of the source themselves (``playbooks/<name>.yml`` in a used_by), in order."""
+    return sorted({user for option in (source.get("options") or {}).values()
+                   for user in option.get("used_by") or [] if user.startswith(PLAYBOOKS)})
+
+
 def documented_roles(source: Mapping[str, Any]) -> List[str]:
     """The roles a user or ansible-doc meets, in order: internal roles get no argument spec."""
     return [name for name in roles(source) if not (source["roles"][name] or {}).get("internal")]
@@ -63,9 +69,13 @@ def _required(option: Mapping[str, Any], entry: str) -> bool:
 
 
 def entry_options(source: Mapping[str, Any], entry: str) -> Dict[str, Dict[str, Any]]:
-    """The argument spec options ``entry`` (``role`` for its main, or ``role:entry``) takes, without defaults."""
+    """The argument spec options ``entry`` (``role`` for its main, ``role:entry``, or ``playbooks/<name>.yml`` for the
+    variables a playbook reads itself) takes, without defaults."""
     role = entry.partition(":")[0]
-    if role not in (source.get("roles") or {}):
+    if entry.startswith(PLAYBOOKS):
+        if entry not in playbooks(source):
+            raise SpecError("%s: no variable of meta/variables.yml is used by it" % entry)
+    elif role not in (source.get("roles") or {}):
         raise SpecError("%s: no such role in meta/variables.yml" % role)
     options: Dict[str, Dict[str, Any]] = {}
     for name, option in (source.get("options") or {}).items():

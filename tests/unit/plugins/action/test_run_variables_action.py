@@ -35,6 +35,27 @@ def test_a_complete_run_passes_and_says_what_it_checked():
     assert {"deploy_health_url", "deploy_root", "deploy_batch", "deploy_version"} <= set(result["checked"])
 
 
+def test_the_empty_variables_are_named_so_a_step_with_nothing_to_do_is_skipped_once():
+    rc, result = check(BASE)
+    assert rc == 0, result
+    assert {"deploy_precheck_urls", "deploy_precheck_tcp"} <= set(result["empty"]), result["empty"]
+    assert "deploy_app" not in result["empty"] and set(result["empty"]) <= set(result["checked"])
+    rc, result = check(dict(BASE, deploy_precheck_tcp=["db.internal:5432"]))
+    assert rc == 0, result
+    assert "deploy_precheck_tcp" not in result["empty"] and "deploy_precheck_urls" in result["empty"]
+
+
+def test_the_variables_a_playbook_reads_itself_are_checked_too():
+    rc, result = check(dict(BASE, deploy_strategy="yolo", deploy_downtime_ok="maybe"), roles=("playbooks/deploy.yml", "lock"))
+    assert rc != 0
+    assert "value of deploy_strategy must be one of: rolling, recreate, blue_green, canary, auto, got: yolo" in result["problems"]
+    assert any(p.startswith("deploy_downtime_ok 'maybe'") for p in result["problems"]), result["problems"]
+    rc, result = check(dict(BASE, deploy_strategy="auto"), roles=("playbooks/deploy.yml", "lock"))
+    assert rc == 0 and "deploy_strategy" in result["checked"], result
+    rc, result = check(BASE, roles=("playbooks/nothing.yml",))
+    assert rc != 0 and "playbooks/deploy.yml" in result["msg"], result
+
+
 def test_a_default_that_needs_an_unset_variable_is_named():
     rc, result = check({k: v for k, v in BASE.items() if k != "deploy_port"})
     assert rc != 0

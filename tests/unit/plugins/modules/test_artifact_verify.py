@@ -121,6 +121,30 @@ def test_path_and_url_are_exclusive(release, capsys):
 
 # downloads
 
+def test_a_release_id_unpacked_from_other_bytes_is_refused_naming_hosts_and_checksums(release, capsys):
+    mine = "sha256:" + release["sha256"]
+    theirs = "sha256:" + "a" * 64
+    rc, result = run_in_process(main, dict(path=release["path"], checksum=mine, release="1.0.0",
+                                           unpacked={"web2": theirs, "web1": mine, "web3": None}), capsys)
+    assert rc == 1 and result["failed"], result
+    assert result["msg"].startswith("release 1.0.0 is already unpacked from another artifact on web2 (%s), " % theirs)
+    assert "the artifact of this run has checksum %s" % mine in result["msg"]
+    assert "web1" not in result["msg"] and "web3" not in result["msg"]
+
+
+def test_the_same_bytes_under_their_release_id_pass(release, capsys):
+    mine = "sha256:" + release["sha256"]
+    rc, result = run_in_process(main, dict(path=release["path"], checksum=mine, release="1.0.0",
+                                           unpacked={"web1": mine, "web2": ""}), capsys)
+    assert rc == 0 and result["checksum"] == mine, result
+
+
+def test_unpacked_needs_the_release_id(release, capsys):
+    rc, result = run_in_process(main, dict(path=release["path"], checksum="sha256:" + release["sha256"],
+                                           unpacked={"web1": "sha256:" + "a" * 64}), capsys)
+    assert rc == 1 and "release" in result["msg"] and "unpacked" in result["msg"], result
+
+
 def test_download_with_sums_url_then_cached(server, release, tmp_path, capsys):
     dest = tmp_path / "cache"
     args = dict(url=server.url("/files/" + NAME), checksum=server.url("/files/SHA256SUMS"), dest=str(dest))
