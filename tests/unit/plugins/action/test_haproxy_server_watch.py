@@ -16,7 +16,9 @@ from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.test_canary_
 
 pytestmark = pytest.mark.skipif(not os.access(HAPROXY_BIN, os.X_OK), reason="%s is not installed" % HAPROXY_BIN)
 
-READY, DRAIN = 0, 8  # srv_admin_state as HAProxy reports it
+# srv_admin_state as HAProxy reports it
+READY = 0
+DRAIN = 8
 # a Python other than the controller's: the change and the watch then run as module runs
 OTHER_PYTHON = "/usr/bin/python3"
 
