@@ -46,7 +46,7 @@ _TYPE_ERROR = re.compile(r"argument '([^']+)' is of type .+? and we were unable 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
-    _VALID_ARGS = frozenset(("roles", "hooks"))
+    _VALID_ARGS = frozenset(("roles", "hooks", "resolve"))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -85,6 +85,12 @@ class ActionModule(ActionBase):
                                                for name in sorted(spec)) if replaced and name in task_vars]
         if deprecations:
             result["deprecations"] = deprecations
+        resolve = self._task.args.get("resolve") or []
+        secret = [name for name in resolve if (spec.get(name) or {}).get("no_log")]
+        if not isinstance(resolve, list) or secret:
+            problems.append("resolve %s: expected a list of variables that are not secret" % shown(secret or resolve))
+        else:
+            result["resolved"] = {name: values[name] for name in resolve if name in usable}
         result.update(changed=False, problems=problems, checked=sorted(values),
                       empty=sorted(name for name, value in values.items() if value is None or value in ("", [], {})))
         if problems:

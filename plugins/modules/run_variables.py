@@ -63,6 +63,15 @@ options:
     type: list
     elements: str
     required: true
+  resolve:
+    description:
+      - Variables whose value for the host, as the roles will see it (role defaults and play variables
+        included), the result carries in RV(resolved), so that a task run once for the play can read
+        every host's value from its C(hostvars). A variable marked secret is refused.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.4.0
   hooks:
     description:
       - The run's C(deploy_hooks), phase to a list of task files, checked and returned with absolute paths (RV(hooks)).
@@ -101,6 +110,12 @@ empty:
   type: list
   elements: str
   sample: [deploy_precheck_tcp, deploy_precheck_urls]
+  version_added: 0.4.0
+resolved:
+  description: The value for the host of each variable of O(resolve) that was checked and can be used.
+  returned: when O(resolve) is a list of variables that are not secret
+  type: dict
+  sample: {deploy_lb_server: shop-app2}
   version_added: 0.4.0
 hooks:
   description:

@@ -17,11 +17,11 @@ BASE = {"deploy_app": "shop", "deploy_version": "1.4.2", "deploy_artifact": "/sr
         "deploy_checksum": "sha256:" + "a" * 64, "deploy_port": 8080}
 
 
-def check(extra_vars, roles=("lock", "precheck", "rolling"), tmp_path=None):
-    """Run the action for localhost with ``extra_vars``; return (rc, result)."""
+def check(extra_vars, roles=("lock", "precheck", "rolling"), tmp_path=None, **args):
+    """Run the action for localhost with ``extra_vars`` (and more of its ``args``); return (rc, result)."""
     ansible, env = ansible_cli()
     command = ansible + ["localhost", "-i", "localhost,", "-c", "local", "-m", "lastmile.deploy.run_variables",
-                         "-a", json.dumps({"roles": list(roles)}), "-e", json.dumps(extra_vars)]
+                         "-a", json.dumps(dict(args, roles=list(roles))), "-e", json.dumps(extra_vars)]
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
     start = done.stdout.find("{", done.stdout.find("localhost | "))
     assert start >= 0, done.stdout + done.stderr
@@ -54,6 +54,18 @@ def test_the_variables_a_playbook_reads_itself_are_checked_too():
     assert rc == 0 and "deploy_strategy" in result["checked"], result
     rc, result = check(BASE, roles=("playbooks/nothing.yml",))
     assert rc != 0 and "playbooks/deploy.yml" in result["msg"], result
+
+
+def test_resolved_values_are_the_hosts_own_and_secrets_are_refused():
+    rc, result = check(BASE, resolve=["deploy_lb_server", "deploy_root"])
+    assert rc == 0, result
+    # role defaults templated for this host, as the roles will see them
+    assert result["resolved"] == {"deploy_lb_server": "localhost", "deploy_root": "/opt/shop"}
+    rc, result = check(dict(BASE, deploy_lb_server="shop-{{ inventory_hostname }}"), resolve=["deploy_lb_server"])
+    assert rc == 0 and result["resolved"] == {"deploy_lb_server": "shop-localhost"}, result
+    rc, result = check(dict(BASE, deploy_artifact_password="s3cr3t-value"), resolve=["deploy_artifact_password"])
+    assert rc != 0 and "resolved" not in result and "s3cr3t-value" not in json.dumps(result), result
+    assert "resolve ['deploy_artifact_password']: expected a list of variables that are not secret" in result["problems"]
 
 
 def test_a_default_that_needs_an_unset_variable_is_named():
