@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 import time
 
 import pytest
 
 from conftest import host_state, run_playbook
 from helpers import FAST, check_run, deploy, ensure, history
+
+from fleet.playbook import REPO, ansible_env
 
 FLEET_HOSTS = 2  # one host per colour
 
@@ -154,3 +159,29 @@ def test_a_release_that_fails_only_what_users_ask_for_is_switched_back_at_the_de
     assert 0 < report.failed < 0.2 * report.total, report.summary()
     idle = [h for h in fleet.hosts if h.name in blue]
     assert {e["version"]: e["status"] for e in history(idle[0])}["v9err"] == "failed"
+
+
+def test_a_blue_green_rollback_after_its_deployment_in_one_playbook_moves_no_batch(fleet, colours, tmp_path):
+    """A site playbook deploys blue-green, then rolls back, with role variables private: the rollback
+    switches the colours back in its preparing play and hands no plan on (not the deployment's), so no
+    batch play moves a host, the traffic is where it was before the deployment and no lock is left."""
+    inventory = colours[0]
+    ensure(fleet, "v1")
+    before = weights(fleet)
+    artifact = fleet.build_release("v5")
+    release = {"deploy_strategy": "blue_green", "deploy_version": "v5", "deploy_artifact": str(artifact.path),
+               "deploy_checksum": artifact.checksum}
+    site = tmp_path / "site.yml"
+    site.write_text("---\n- ansible.builtin.import_playbook: lastmile.deploy.deploy\n  vars: %s\n"
+                    "- ansible.builtin.import_playbook: lastmile.deploy.rollback\n" % json.dumps(release))
+    run = subprocess.run(
+        [str(sys.executable.rsplit("/", 1)[0] + "/ansible-playbook"), "-i", str(fleet.inventory_path), *inventory,
+         str(site), "-e", json.dumps(FAST)],
+        cwd=REPO, env=dict(ansible_env(), ANSIBLE_PRIVATE_ROLE_VARS="True"), stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=900, check=False)
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert "now serves v5" in run.stdout, run.stdout[-4000:]
+    assert re.search(r"PLAY \[Roll back batch by batch\] \**\nskipping: no hosts matched", run.stdout), run.stdout[-4000:]
+    assert weights(fleet) == before
+    state = host_state(fleet)
+    assert not any(state[host.name]["lock"] for host in fleet.hosts), state
