@@ -140,10 +140,14 @@ def parse_stat(text: str) -> list:
         raise HAProxyError("unexpected reply to 'show stat': %r" % text[:200])
     header = lines[0][2:].split(",")
     rows = []
-    for line, values in zip(lines[1:], csv.reader(lines[1:])):
-        if len(values) < len(header):
-            raise HAProxyError("'show stat' row has %d fields, the header %d: %r" % (len(values), len(header), line))
-        rows.append(dict(zip(header, values)))
+    try:
+        for line, values in zip(lines[1:], csv.reader(lines[1:])):
+            if len(values) < len(header):
+                raise HAProxyError("'show stat' row has %d fields, the header %d: %r" % (len(values), len(header), line))
+            rows.append(dict(zip(header, values)))
+    except csv.Error as exc:
+        # a stray carriage return or quote: not CSV that HAProxy writes
+        raise HAProxyError("unexpected reply to 'show stat': %s: %r" % (exc, text[:200])) from exc
     return rows
 
 
