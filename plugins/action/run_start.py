@@ -18,6 +18,8 @@ ARGUMENT_SPEC = dict(
     backend=dict(type="str", default=""),
     # where each host's release state comes from: the lock's reading, or release's read (else the lock's)
     releases_from=dict(type="str", default="lock", choices=["lock", "read"]),
+    # each host's server in the load balancer (deploy_lb_server as each host sees it); else its deploy_lb_name fact
+    servers=dict(type="dict", default={}),
 )
 
 
@@ -34,16 +36,17 @@ class ActionModule(ActionBase):
         hostvars = (task_vars or {}).get("hostvars") or {}
         hosts = params["hosts"]
         locks = {host: hostvars[host].get("lock_taken") for host in hosts}
-        names = {host: str(hostvars[host].get("deploy_lb_name", host)) for host in hosts}
+        names = {host: str(params["servers"].get(host) or hostvars[host].get("deploy_lb_name", host)) for host in hosts}
         try:
             lb = start(params["app"], hosts, locks, names, params["lb"], params["backend"])
         except LastmileError as exc:
             return dict(result, **failure(exc))
-        dead_run = recovery({host: self._release_state(hostvars[host], params["releases_from"]) for host in hosts},
-                            locks, bool(self._play_context.check_mode))
+        releases = {host: self._release_state(hostvars[host], params["releases_from"]) for host in hosts}
+        dead_run = recovery(releases, locks, bool(self._play_context.check_mode))
         return dict(result, changed=False, lb_before=lb["before"], lb_now=lb["now"], lb_inherited=lb["inherited"],
                     left_out_hosts=lb["left_out"], run_id=new_run_id(), unverified_hosts=dead_run["unverified"],
-                    recovered_hosts=dead_run["hosts"], recovered_message=dead_run["message"])
+                    recovered_hosts=dead_run["hosts"], recovered_message=dead_run["message"], servers=names,
+                    releases=releases)
 
     @staticmethod
     def _release_state(facts, releases_from):

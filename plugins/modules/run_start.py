@@ -23,8 +23,9 @@ description:
   - It also finds the hosts a dead run switched and never finished deploying, from each host's release state (their
     current release is still recorded C(pending)), and which of them this run puts back before anything else.
   - Runs on the controller only, as an action; it reads nothing on the hosts. Run it with C(run_once) and register
-    its result; a C(run_once) C(ansible.builtin.set_fact) then gives every host of the play the run's facts (facts a
-    module returns rank below earlier C(set_fact) values, so a clean slate must be set that way).
+    its result; one C(ansible.builtin.set_fact) then gives every host of the play its facts of the run (facts a
+    module returns rank below earlier C(set_fact) values, so a clean slate must be set that way), each host's server
+    from RV(servers) and its release state from RV(releases).
 author:
   - lastmile.deploy contributors (@lastmile-deploy)
 extends_documentation_fragment:
@@ -58,8 +59,8 @@ options:
     type: str
     required: true
   hosts:
-    description: The hosts of the run, in play order (C(ansible_play_hosts)). Each host's C(lock_taken) and
-      C(deploy_lb_name) are read from its host variables; a host without C(lock_taken) took no part in locking.
+    description: The hosts of the run, in play order (C(ansible_play_hosts)). Each host's C(lock_taken) is read from
+      its host variables; a host without C(lock_taken) took no part in locking.
     type: list
     elements: str
     required: true
@@ -84,6 +85,13 @@ options:
     type: str
     choices: [lock, read]
     default: lock
+  servers:
+    description:
+      - Each host's server in the load balancer, C(deploy_lb_server) as each host sees it (the engine takes them from
+        the check of the variables, C(precheck_variables.resolved)).
+      - A host not named here is named by its C(deploy_lb_name) fact, else by its inventory name.
+    type: dict
+    default: {}
 seealso:
   - module: lastmile.deploy.deploy_lock
   - module: lastmile.deploy.haproxy_info
@@ -96,13 +104,22 @@ EXAMPLES = r"""
     hosts: "{{ ansible_play_hosts }}"
     lb: "{{ traffic_read }}"
     backend: "{{ deploy_haproxy_backend }}"
+    servers:
+      web1: web1-blue
+      web2: web2-blue
   register: run_started
   run_once: true
 
-- name: Give every host the load balancer state before the run
+- name: Give every host its server and the load balancer state before the run
   ansible.builtin.set_fact:
+    deploy_lb_name: "{{ run_started.servers[run_host] }}"
     deploy_lb_before: "{{ run_started.lb_before }}"
     deploy_lb_left_out_hosts: "{{ run_started.left_out_hosts }}"
+  loop: "{{ ansible_play_hosts }}"
+  loop_control:
+    loop_var: run_host
+  delegate_to: "{{ run_host }}"
+  delegate_facts: true
   run_once: true
 """
 
@@ -157,4 +174,17 @@ recovered_message:
   type: str
   sample: "A dead run left hosts on a release it never finished deploying: web1: v8 -> v7; put back before this run
     changed anything else."
+servers:
+  description: Each host's server in the load balancer, as the run names it (O(servers), else the host's
+    C(deploy_lb_name) fact, else its inventory name).
+  returned: success
+  type: dict
+  sample: {web1: web1-blue, web2: web2-blue}
+releases:
+  description: Each host's release state as the run starts from it (O(releases_from)), the form of
+    C(lock_taken.releases_state) (C(current), C(current_status), C(previous), C(history), C(checksums)); null for a
+    host that was not read.
+  returned: success
+  type: dict
+  sample: {web1: {current: "1.4.1", current_status: succeeded, previous: "1.4.0", history: [], checksums: {}}}
 """
