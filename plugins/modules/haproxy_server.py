@@ -112,7 +112,7 @@ options:
       - The options are checked before anything is sent; options the analysis would refuse fail the task then.
       - The task fails as that module fails (a failed verdict, counters that cannot be read), with its figures in
         RV(watch), after it applied C(on_fail_drain) and C(on_fail_weights).
-      - Runs where the change runs, in the same way (in the task's own process on the controller, else as a
+      - Runs where the change runs, in the same way (in the task's own process on the controller, else in the same
         module run on the delegated host). Check mode runs no watch.
     type: dict
     version_added: 0.4.0
@@ -238,19 +238,16 @@ watch:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.canary.watch import change_and_watch
 from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError, failure
-from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.tasks import (
-    SERVER_ARGUMENT_SPEC,
-    SERVER_SPEC_RULES,
-    change_servers,
-)
+from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.tasks import SERVER_ARGUMENT_SPEC, SERVER_SPEC_RULES
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=SERVER_ARGUMENT_SPEC, supports_check_mode=True, **SERVER_SPEC_RULES)
     warnings = []
     try:
-        result = change_servers(module.params, module.check_mode, module._diff, warnings)
+        result = change_and_watch(module.params, module.check_mode, module._diff, warnings)
     except LastmileError as exc:
         result = failure(exc)
     for warning in warnings:

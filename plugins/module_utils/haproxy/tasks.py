@@ -39,7 +39,7 @@ SERVER_ARGUMENT_SPEC = dict(
     wait_interval=dict(type="float", default=0.2),
     min_serving=dict(type="int", default=0),
     batch=dict(type="list", elements="str", default=[]),
-    # judged by the action plugin (plugins/action/haproxy_server.py), after the change; never sent to a module run
+    # canary_analysis's options, judged after the change in the same run (module_utils/canary/watch.py)
     watch=dict(type="dict"),
 )
 SERVER_SPEC_RULES = dict(

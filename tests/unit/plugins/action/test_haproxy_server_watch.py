@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -41,7 +42,8 @@ def give_back(lab, check_mode=False, python=None, **watch):
     command = ansible + ["localhost", "-i", "localhost,", "-c", "local", "-m", "lastmile.deploy.haproxy_server",
                          "-a", json.dumps(args)]
     if python:
-        command += ["-e", "ansible_python_interpreter=%s" % python]
+        # -vvv names each module the run sends to the host
+        command += ["-e", "ansible_python_interpreter=%s" % python, "-vvv"]
     if check_mode:
         command.append("--check")
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
@@ -52,6 +54,7 @@ def give_back(lab, check_mode=False, python=None, **watch):
     # ansible's ad hoc output says FAILED and leaves the key out
     if done.stdout[marker:start].startswith("localhost | FAILED"):
         result["failed"] = True
+    result["modules_sent"] = re.findall(r"PUT .*/(AnsiballZ_\w+\.py)", done.stdout)
     return result
 
 
@@ -68,12 +71,18 @@ def test_a_server_given_back_is_watched_beside_the_rest(lab, python):
     assert watch["verdict"] == "pass" and 2 <= watch["window_s"] < 3, watch
     assert watch["canary"]["servers"] == ["web1"] and watch["stable"]["servers"] == ["web2"]
     assert watch["canary"]["requests"] >= 5, watch
+    if python:
+        # one module run on the LB host changed the server and watched it
+        assert result["modules_sent"] == ["AnsiballZ_haproxy_server.py"], result["modules_sent"]
 
 
-def test_a_server_that_fails_users_is_drained_again_and_the_task_fails(lab):
+@pytest.mark.parametrize("python", [None, OTHER_PYTHON])
+def test_a_server_that_fails_users_is_drained_again_and_the_task_fails(lab, python):
+    if python and not os.access(python, os.X_OK):
+        pytest.skip("%s is not installed" % python)
     canary_behaviour(lab, every=1)
     with traffic(lab):
-        result = give_back(lab)
+        result = give_back(lab, python=python)
     assert result["failed"] is True
     assert result["msg"].startswith("judging the LB counters of backend 'app' failed (batch web1 vs rest of the "
                                     "fleet web2 over 2."), result["msg"]
