@@ -15,7 +15,7 @@ description:
     judges those readings for every host together and returns the load-balancer state the run starts from.
   - Fails, naming each host and the cause, when the lock was not taken on a host (another run holds it, the host is
     unreachable, its Python cannot run the module), when a load-balancer host could not be read, when it does not
-    know a host's server (the host's C(deploy_lb_name) fact), or when the load-balancer hosts disagree on a server's
+    know a host's server (O(servers)), or when the load-balancer hosts disagree on a server's
     admin state or weight. Nothing has changed at that point.
   - The load-balancer state before the run is what the load balancer shows, over which what a dead run read before
     it changed anything takes precedence (kept in the lock that run left, C(lock_taken.inherited.lb_before)); the

@@ -73,3 +73,26 @@ def test_a_strategy_role_alone_puts_back_a_release_that_fails(fleet, tmp_path):
         assert host.current_target() == "releases/v1"
     fleet.wait_lb(status="UP")
     assert lb_view(fleet) == before
+
+
+def test_a_strategy_role_alone_moves_the_hosts_of_its_play_to_the_release_of_its_play(fleet, tmp_path):
+    """--limit leaves a host out, and the release comes from the play's vars, over an inventory value that
+    other hosts' hostvars carry: each host starts its run from its own view."""
+    ensure(fleet, "v1")
+    first, left_out = fleet.hosts[0], fleet.hosts[1]
+    artifact = fleet.build_release("v5")
+    playbook = tmp_path / "rolling-some.yml"
+    # the release as a play variable, the way a user's play gives it
+    playbook.write_text(PLAY.format(strategy="rolling").replace("  gather_facts: false\n",
+                                                                "  gather_facts: false\n  vars:\n    deploy_version: v5\n"))
+    # an inventory value the play's variable overrides
+    inventory = tmp_path / "release.yml"
+    inventory.write_text("all:\n  vars:\n    deploy_version: v1\n")
+    extra = {**FAST, "deploy_artifact": str(artifact.path), "deploy_checksum": artifact.checksum}
+    run = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(fleet.inventory_path), "-i", str(inventory),
+         str(playbook), "-e", json.dumps(extra), "--limit", first.name],
+        cwd=REPO, env=ansible_env(), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert fleet.versions() == {first.name: "v5", left_out.name: "v1"}, run.stdout[-3000:]
+    fleet.wait_lb(status="UP")

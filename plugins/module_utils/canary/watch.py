@@ -64,6 +64,9 @@ def change_and_watch(params: dict, check_mode: bool, diff: bool, warnings: List[
         watched = judge_step(options, check_mode)
     except LastmileError as exc:
         watched = failure(exc)
+    except Exception as exc:  # pylint: disable=broad-except
+        # the servers were changed already: the result still says what was sent
+        watched = dict(failed=True, msg="judging the LB counters failed unexpectedly: %s: %s" % (type(exc).__name__, exc))
     failed, msg = watched.pop("failed", False), watched.pop("msg", None)
     result["watch"] = watched
     result["changed"] = bool(result.get("changed") or watched.get("changed"))

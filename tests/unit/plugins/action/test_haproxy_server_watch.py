@@ -11,6 +11,7 @@ import subprocess
 
 import pytest
 
+from ansible_collections.lastmile.deploy.plugins.module_utils.canary import watch as watch_task
 from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures.haproxy_lab import HAPROXY_BIN, started_lab  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.module_invocation import REPO, ansible_cli
 from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.test_canary_analysis import canary_behaviour, traffic
@@ -111,3 +112,19 @@ def test_check_mode_changes_nothing_and_watches_nothing(lab):
     assert "failed" not in result, result.get("msg")
     assert result["changed"] is True and "watch" not in result
     assert lab.state()["web1"][0] == DRAIN
+
+
+def test_a_watch_that_breaks_keeps_what_the_change_sent(lab, monkeypatch):
+    def broken(options, check_mode):
+        raise RuntimeError("counter parser bug")
+
+    monkeypatch.setattr(watch_task, "judge_step", broken)
+    params = dict(socket=lab.admin_socket, backend="app", name=["web1"], state="ready", weight=1, weights=None, wait=False,
+                  wait_timeout=5.0, wait_interval=0.2, min_serving=0, batch=[],
+                  watch=dict(canary=["web1"], stable=["web2"], interval=1))
+    result = watch_task.change_and_watch(params, False, False, [])
+    assert result["failed"] is True and result["msg"] == ("judging the LB counters failed unexpectedly: RuntimeError: "
+                                                          "counter parser bug"), result
+    # the server was given back: the result says so
+    assert result["changed"] is True and result["commands"], result
+    assert lab.state()["web1"] == (READY, 1)
