@@ -23,6 +23,7 @@ from ansible_collections.lastmile.deploy.plugins.module_utils.canary.analysis im
 )
 from ansible_collections.lastmile.deploy.plugins.module_utils.canary.window import (
     WindowError,
+    check_seconds,
     observe,
     select_groups,
 )
@@ -68,6 +69,11 @@ ARGUMENT_SPEC = dict(
 
 def checked_options(params: dict) -> tuple:
     """(thresholds, baseline or None), or raise AnalysisError naming the first bad value."""
+    try:
+        check_seconds(interval=params["interval"], probe_interval=params["probe_interval"],
+                      probe_timeout=params["probe_timeout"])
+    except WindowError as exc:
+        raise AnalysisError(str(exc)) from exc
     thresholds = Thresholds(**{name: params[name] for name in THRESHOLDS}).validate()
     if len(params["names"]) != 2 or not all(name.strip() for name in params["names"]):
         raise AnalysisError("names is %r: expected two words, what the canary and the stable servers are called"

@@ -87,6 +87,13 @@ def _probe_loop(url: str, every: float, timeout: float, stop: threading.Event, s
             return
 
 
+def check_seconds(**seconds: float) -> None:
+    """Raise WindowError naming the first of ``seconds`` (name=value) that is not a number of seconds > 0."""
+    for name, value in seconds.items():
+        if not value > 0:
+            raise WindowError("%s is %r; expected a number of seconds > 0" % (name, value))
+
+
 def observe(
     pool: Pool,
     servers: Sequence[str],
@@ -99,9 +106,7 @@ def observe(
 ) -> Window:
     """Read counters, probe each URL every `probe_interval` s in its own thread for `interval` s,
     read counters again. A probe under way at the end is waited for and kept."""
-    for name, value in (("interval", interval), ("probe_interval", probe_interval), ("probe_timeout", probe_timeout)):
-        if not value > 0:
-            raise WindowError("%s is %r; expected a number of seconds > 0" % (name, value))
+    check_seconds(interval=interval, probe_interval=probe_interval, probe_timeout=probe_timeout)
     targets = [("canary", url) for url in check_urls("canary_urls", canary_urls)]
     targets += [("stable", url) for url in check_urls("stable_urls", stable_urls)]
     taken = [[] for target in targets]

@@ -99,6 +99,8 @@ def test_a_server_that_fails_users_is_drained_again_and_the_task_fails(lab, pyth
     (dict(socket="/tmp/other.sock"), "watch: socket: the watch reads this task's HAProxy, leave them out"),
     (dict(bogus=1), "watch: Unsupported parameters for (lastmile.deploy.canary_analysis) module: bogus"),
     (dict(interval="soon"), "watch: argument 'interval' is of type"),
+    # a window of no time would be judged only after the server took its traffic back
+    (dict(interval=0), "watch: interval is 0.0; expected a number of seconds > 0"),
 ])
 def test_options_the_watch_would_refuse_fail_before_anything_is_sent(lab, watch, expected):
     result = give_back(lab, **watch)
@@ -128,3 +130,12 @@ def test_a_watch_that_breaks_keeps_what_the_change_sent(lab, monkeypatch):
     # the server was given back: the result says so
     assert result["changed"] is True and result["commands"], result
     assert lab.state()["web1"] == (READY, 1)
+
+
+def test_the_module_refuses_watch_options_before_anything_is_sent(lab):
+    # what the module run on the LB host does on its own, without the action's check first
+    params = dict(socket=lab.admin_socket, backend="app", name=["web1"], state="ready", weight=1, weights=None, wait=False,
+                  wait_timeout=5.0, wait_interval=0.2, min_serving=0, batch=[], watch=dict(canary=["web1"], interval=-1))
+    with pytest.raises(watch_task.WatchOptionsError, match=r"^watch: interval is -1\.0; expected a number of seconds > 0"):
+        watch_task.change_and_watch(params, False, False, [])
+    assert lab.state()["web1"][0] == DRAIN
