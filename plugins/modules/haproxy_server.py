@@ -89,7 +89,8 @@ options:
     description:
       - Servers of the backend that must keep serving (seen up, admin state C(ready), weight above 0) when this task
         takes servers out (O(state=drain), O(state=maint) or weight 0); V(0) sets no floor.
-      - The servers in O(name) and O(batch) do not count. Before changing anything, the task waits up to
+      - The servers in O(name) and O(batch) do not count (with O(then_drain), those in O(then_drain) and
+        O(batch)). Before changing anything, the task waits up to
         O(wait_timeout) for enough of the others to serve, then fails naming the numbers and the servers not serving,
         with RV(below_min_serving), having changed nothing. In check mode it does not wait.
     type: int
@@ -97,8 +98,8 @@ options:
     version_added: 0.4.0
   batch:
     description:
-      - Other servers taken out at the same time as O(name) (the rest of a batch drained host by host, in parallel);
-        they do not count toward O(min_serving).
+      - Other servers taken out at the same time as O(name), or as O(then_drain) when given (the rest of a batch
+        drained host by host, in parallel); they do not count toward O(min_serving).
     type: list
     elements: str
     default: []
@@ -115,6 +116,25 @@ options:
       - Runs where the change runs, in the same way (in the task's own process on the controller, else in the same
         module run on the delegated host). Check mode runs no watch.
     type: dict
+    version_added: 0.4.0
+  then_drain:
+    description:
+      - Servers to drain once the change, its wait and the O(watch) went well, in the same task, so that one task
+        gives a batch its traffic back and takes the next batch out. When the change or the watch fails, they are
+        left as they are.
+      - Drained as O(state=drain) drains them. O(min_serving) applies to them (the servers in O(then_drain) and O(batch)
+        do not count; the servers just given back do), then, with O(wait), the task waits up to O(drain_timeout)
+        for their sessions to end.
+      - A failure of this part fails the task with a message starting C(then_drain:), with every command sent in
+        RV(commands).
+    type: list
+    elements: str
+    default: []
+    version_added: 0.4.0
+  drain_timeout:
+    description: Seconds to wait for the sessions of O(then_drain) to end before failing.
+    type: float
+    default: 60
     version_added: 0.4.0
 notes:
   - When the task is delegated (to the load-balancer host) and that host cannot be reached, the task
@@ -164,6 +184,20 @@ EXAMPLES = r"""
       interval: 5
       names: [batch, rest of the fleet]
       on_fail_drain: ["{{ inventory_hostname }}"]
+  delegate_to: "{{ groups['lb'][0] }}"
+
+- name: Give this host its traffic back, watch it, then take web3 out of the pool
+  lastmile.deploy.haproxy_server:
+    backend: myapp
+    name: "{{ inventory_hostname }}"
+    state: ready
+    watch:
+      canary: ["{{ inventory_hostname }}"]
+      stable: [web2]
+      interval: 5
+    then_drain: [web3]
+    min_serving: 1
+    drain_timeout: 120
   delegate_to: "{{ groups['lb'][0] }}"
 
 - name: Shift canary traffic over a TCP admin socket

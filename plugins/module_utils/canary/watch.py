@@ -1,9 +1,10 @@
 # Copyright: (c) 2026, lastmile.deploy contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""haproxy_server's ``watch``: the change, then the servers judged on the same HAProxy's counters.
+"""haproxy_server's ``watch`` and ``then_drain``: the change, then the servers judged on the same HAProxy's
+counters, then, when that went well, the next servers taken out.
 
-Shared by the module (one module run on the LB host does both) and by its action plugin (both in
-the controller's own process when the task runs there).
+Shared by the module (one module run on the LB host does all of it) and by its action plugin (in the
+controller's own process when the task runs there).
 """
 
 from __future__ import annotations
@@ -51,17 +52,27 @@ def watch_options(watch: object, args: dict) -> Union[dict, str]:
 
 def change_and_watch(params: dict, check_mode: bool, diff: bool, warnings: List[str]) -> dict:
     """change_servers' result; with ``watch`` (not in check mode), then the verdict's figures under ``watch``,
-    failed as canary_analysis fails. Bad watch options raise WatchOptionsError before anything is sent."""
+    failed as canary_analysis fails; with ``then_drain``, once all that went well, those servers drained too.
+    Bad watch options raise WatchOptionsError before anything is sent."""
     options = None
     if params.get("watch") is not None:
         options = watch_options(params["watch"], params)
         if isinstance(options, str):
             raise WatchOptionsError("watch: %s" % options, result=dict(changed=False))
     result = change_servers(params, check_mode, diff, warnings)
-    if options is None or check_mode:
-        return result
+    if options is not None and not check_mode:
+        _watch(options, result)
+        if result.get("failed"):
+            return result
+    if params.get("then_drain"):
+        _then_drain(params, result, check_mode, diff, warnings)
+    return result
+
+
+def _watch(options: dict, result: dict) -> None:
+    """The verdict's figures into ``result`` under ``watch``; ``failed`` and ``msg`` when it failed."""
     try:
-        watched = judge_step(options, check_mode)
+        watched = judge_step(options, False)
     except LastmileError as exc:
         watched = failure(exc)
     except Exception as exc:  # pylint: disable=broad-except
@@ -72,4 +83,22 @@ def change_and_watch(params: dict, check_mode: bool, diff: bool, warnings: List[
     result["changed"] = bool(result.get("changed") or watched.get("changed"))
     if failed:
         result.update(failed=True, msg=msg)
-    return result
+
+
+def _then_drain(params: dict, result: dict, check_mode: bool, diff: bool, warnings: List[str]) -> None:
+    """``then_drain`` drained as O(state=drain) drains (min_serving, batch, wait), merged into ``result``."""
+    drain = dict(params, name=params["then_drain"], state="drain", weight=None, weights=None, watch=None,
+                 wait_timeout=params["drain_timeout"])
+    try:
+        drained = change_servers(drain, check_mode, diff, warnings)
+    except LastmileError as exc:
+        drained = failure(exc)
+        result.update(failed=True, msg="then_drain: %s" % drained["msg"],
+                      **{key: drained[key] for key in ("below_min_serving",) if key in drained})
+    result["changed"] = bool(result.get("changed") or drained.get("changed"))
+    result["commands"] = result.get("commands", []) + drained.get("commands", [])
+    if "servers" in drained:
+        result["servers"] = drained["servers"]
+    if diff and "diff" in drained:
+        result["diff"] = dict(before=dict(result["diff"]["before"], **drained["diff"]["before"]),
+                              after=dict(result["diff"]["after"], **drained["diff"]["after"]))

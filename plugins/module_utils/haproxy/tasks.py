@@ -41,6 +41,9 @@ SERVER_ARGUMENT_SPEC = dict(
     batch=dict(type="list", elements="str", default=[]),
     # canary_analysis's options, judged after the change in the same run (module_utils/canary/watch.py)
     watch=dict(type="dict"),
+    # the next servers taken out once the change (and the watch) went well (module_utils/canary/watch.py)
+    then_drain=dict(type="list", elements="str", default=[]),
+    drain_timeout=dict(type="float", default=60.0),
 )
 SERVER_SPEC_RULES = dict(
     mutually_exclusive=[("weight", "weights")],

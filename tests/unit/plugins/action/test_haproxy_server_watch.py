@@ -34,11 +34,14 @@ def lab(started_lab):
     started_lab.apps["web1"].RequestHandlerClass = original
 
 
-def give_back(lab, check_mode=False, python=None, **watch):
-    """``haproxy_server`` through ansible: web1 ready at weight 1, then watched beside web2."""
-    watch = dict(dict(canary=["web1"], stable=["web2"], interval=2, min_requests=5, names=["batch", "rest of the fleet"],
-                      on_fail_drain=["web1"]), **watch)
-    args = dict(socket=lab.admin_socket, backend="app", name="web1", state="ready", weight=1, wait=False, watch=watch)
+def give_back(lab, check_mode=False, python=None, task=None, **watch):
+    """``haproxy_server`` through ansible: web1 ready at weight 1, then watched beside web2 (no watch with
+    ``watch=None``), with the other options of ``task``."""
+    watch = None if watch.get("watch", True) is None else dict(
+        dict(canary=["web1"], stable=["web2"], interval=2, min_requests=5, names=["batch", "rest of the fleet"],
+             on_fail_drain=["web1"]), **watch)
+    args = dict(socket=lab.admin_socket, backend="app", name="web1", state="ready", weight=1, wait=False,
+                **({"watch": watch} if watch is not None else {}), **(task or {}))
     ansible, env = ansible_cli()
     command = ansible + ["localhost", "-i", "localhost,", "-c", "local", "-m", "lastmile.deploy.haproxy_server",
                          "-a", json.dumps(args)]

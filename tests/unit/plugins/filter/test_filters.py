@@ -112,7 +112,8 @@ def test_filters_through_ansible():
     code, msg = template(
         "{'split': base | lastmile.deploy.traffic_split(['app1'], 10),"
         " 'plan': base | lastmile.deploy.canary_plan(['app1'], ['12.5', 50]),"
-        " 'strategy': {'downtime_ok': 'yes', 'resources_limited': 1} | lastmile.deploy.strategy_select}",
+        " 'strategy': {'downtime_ok': 'yes', 'resources_limited': 1} | lastmile.deploy.strategy_select,"
+        " 'next': [['app1', 'app2'], ['app3', 'app4', 'app5']] | lastmile.deploy.next_batch('app2')}",
         {"base": {"app1": 1, "app2": 1, "app3": 1, "app4": 1}})
     assert code == 0, msg
     assert msg["split"] == {"app1": 1, "app2": 3, "app3": 3, "app4": 3}
@@ -122,12 +123,15 @@ def test_filters_through_ansible():
     ]
     assert msg["strategy"]["strategy"] == "recreate"
     assert "downtime_ok" in msg["strategy"]["reason"]
+    assert msg["next"] == {"hosts": ["app3", "app4", "app5"], "share": ["app4"]}
 
 
 @pytest.mark.parametrize("expression, fragment", [
     ("{'a': 1, 'b': 200, 'c': 200} | lastmile.deploy.traffic_split(['a'], 0.1)", "percent 0.1 cannot be met"),
     ("{'a': 1, 'b': 1} | lastmile.deploy.canary_plan(['a'], [10, 10])", "step 2 (10)"),
     ("{'high_risk': 'perhaps'} | lastmile.deploy.strategy_select", "high_risk='perhaps'"),
+    ("['app1', 'app2'] | lastmile.deploy.next_batch('app1')", "next_batch expects a list of batches (lists of hosts)"),
+    ("[['app1']] | lastmile.deploy.next_batch(7)", "next_batch expects a host or a list of hosts, got 7"),
 ])
 def test_filter_errors_through_ansible(expression, fragment):
     code, output = template(expression)

@@ -1,0 +1,74 @@
+# Copyright: (c) 2026, lastmile.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""haproxy_server with then_drain: a batch gets its traffic back (and is watched), then the next servers are taken
+out, in one task, on a real HAProxy; the next servers are left alone when anything before fails."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ansible_collections.lastmile.deploy.tests.unit.plugins.action.test_haproxy_server_watch import DRAIN, OTHER_PYTHON, READY, give_back
+from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures.haproxy_lab import HAPROXY_BIN, started_lab  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.test_canary_analysis import canary_behaviour, traffic
+
+pytestmark = pytest.mark.skipif(not os.access(HAPROXY_BIN, os.X_OK), reason="%s is not installed" % HAPROXY_BIN)
+
+
+@pytest.fixture
+def lab(started_lab):
+    started_lab.reset()
+    original = started_lab.apps["web1"].RequestHandlerClass
+    started_lab.send("set server app/web1 state drain")
+    yield started_lab
+    started_lab.apps["web1"].RequestHandlerClass = original
+
+
+@pytest.mark.parametrize("python", [None, OTHER_PYTHON])
+def test_the_batch_is_given_back_and_watched_then_the_next_is_taken_out(lab, python):
+    if python and not os.access(python, os.X_OK):
+        pytest.skip("%s is not installed" % python)
+    with traffic(lab):
+        result = give_back(lab, python=python, task=dict(then_drain=["web2"], min_serving=1, drain_timeout=10))
+    assert "failed" not in result, result.get("msg")
+    assert result["watch"]["verdict"] == "pass", result["watch"]
+    assert result["commands"] == ["set server app/web1 weight 1", "set server app/web1 state ready",
+                                  "set server app/web2 state drain"], result["commands"]
+    assert lab.state()["web1"] == (READY, 1) and lab.state()["web2"][0] == DRAIN
+    # the servers as last read, after the drain
+    assert result["servers"]["web2"]["admin"] == "drain"
+    if python:
+        assert result["modules_sent"] == ["AnsiballZ_haproxy_server.py"], result["modules_sent"]
+
+
+def test_a_batch_that_fails_its_watch_leaves_the_next_one_serving(lab):
+    canary_behaviour(lab, every=1)
+    with traffic(lab):
+        result = give_back(lab, task=dict(then_drain=["web2"], min_serving=1))
+    assert result["failed"] is True and result["msg"].startswith("judging the LB counters of backend 'app' failed"), \
+        result["msg"]
+    assert "set server app/web2 state drain" not in result["commands"]
+    # the failing server drained again, the next one still serving
+    assert lab.state()["web1"][0] == DRAIN and lab.state()["web2"][0] == READY
+
+
+def test_the_next_servers_are_not_taken_out_below_the_floor(lab):
+    # web1 back, web3 DOWN, web4 in maintenance: taking web2 out would leave 1 serving, not 2
+    result = give_back(lab, watch=None, task=dict(then_drain=["web2"], min_serving=2, drain_timeout=0.5, wait_timeout=5))
+    assert result["failed"] is True, result
+    assert result["msg"].startswith("then_drain: backend 'app': taking web2 out would leave 1 of "), result["msg"]
+    assert result["msg"].endswith("nothing was changed"), result["msg"]
+    assert result["below_min_serving"] is True
+    # what was sent before is still said: web1 got its traffic back
+    assert result["changed"] is True and result["commands"] == ["set server app/web1 weight 1",
+                                                                "set server app/web1 state ready"], result
+    assert lab.state()["web1"] == (READY, 1) and lab.state()["web2"][0] == READY
+
+
+def test_check_mode_takes_nothing_out(lab):
+    result = give_back(lab, check_mode=True, task=dict(then_drain=["web2"]))
+    assert "failed" not in result, result.get("msg")
+    assert result["changed"] is True and result["commands"] == []
+    assert result["servers"]["web2"]["admin"] == "drain"
+    assert lab.state()["web1"][0] == DRAIN and lab.state()["web2"][0] == READY
