@@ -25,7 +25,8 @@ EXAMPLES = REPO / "examples" / "awx"
 PLAY_NAMES = [play["name"] for play in yaml.safe_load((REPO / "playbooks" / "deploy.yml").read_text()) if "tasks" in play]
 # the plays a rolling deployment runs tasks in; the plays of the other strategies' moves start with no hosts
 BATCH_PLAY_NAME = "Roll out batch by batch"
-ROLLING_PLAY_NAMES = [PLAY_NAMES[0], BATCH_PLAY_NAME, PLAY_NAMES[-1]]
+TAKE_OUT_PLAY_NAME = "Take the first batch out of the load balancer"
+ROLLING_PLAY_NAMES = [PLAY_NAMES[0], TAKE_OUT_PLAY_NAME, BATCH_PLAY_NAME, PLAY_NAMES[-1]]
 CHECK_PLAY_NAME = next(play["name"] for play in yaml.safe_load((REPO / "playbooks" / "check_target.yml").read_text()))
 RUN_TIMEOUT = 300
 # AWX survey types and the Python type their answers arrive as in the job's extra vars.

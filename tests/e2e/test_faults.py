@@ -32,8 +32,7 @@ def test_host_dying_mid_rollout_stops_it_and_puts_the_others_back(fleet):
     def kill_victim_when_its_batch_starts(line):
         if line.startswith("TASK ["):
             seen["task"] = line
-        elif (not seen["killed"] and "Drain the batch" in seen["task"]
-              and line.startswith("changed: [%s " % victim.name)):
+        elif not seen["killed"] and drained(victim, by=fleet.hosts[0])(seen["task"], line):
             # the host dies with its service manager, as if powered off
             info = victim.process_info()
             os.kill(victim.supervisord_pid(), signal.SIGKILL)
@@ -90,8 +89,12 @@ def run_cutting_off(fleet, victim, when, version="v2", **extra):
     return run
 
 
-def drained(victim):
-    return lambda task, line: "Drain the batch" in task and line.startswith("changed: [%s " % victim.name)
+def drained(victim, by=None):
+    """When ``victim``'s server was just taken out: by its own drain, or, where the batches hand on, by ``by`` giving
+    the batch before it its traffic back."""
+    return lambda task, line: (("Drain the batch" in task and line.startswith("changed: [%s " % victim.name))
+                               or (by is not None and "then take the next batch out" in task
+                                   and line.startswith("changed: [%s " % by.name)))
 
 
 def test_host_unreachable_mid_rollout_stops_it_and_gives_its_server_back(fleet):
@@ -99,7 +102,7 @@ def test_host_unreachable_mid_rollout_stops_it_and_gives_its_server_back(fleet):
     before = lb_view(fleet)
     victim = fleet.hosts[1]
     lock = Path(victim.root) / ".lastmile" / "lock.json"
-    run = run_cutting_off(fleet, victim, drained(victim))
+    run = run_cutting_off(fleet, victim, drained(victim, by=fleet.hosts[0]))
     assert run.rc != 0
     assert "UNREACHABLE" in run.output
     assert f"Cause: {victim.name}: dropped out of the run (unreachable)" in run.output, run.output[-3000:]
@@ -224,8 +227,7 @@ def test_interrupted_run_is_finished_by_the_next(fleet, signum):
                 # signal again at its next task, as a user pressing Ctrl-C twice does
                 seen["resent"] += 1
                 os.killpg(seen["pid"], signum)
-        elif (seen["pid"] is None and "Drain the batch" in seen["task"]
-              and line.startswith("changed: [%s " % victim.name)):
+        elif seen["pid"] is None and drained(victim, by=fleet.hosts[0])(seen["task"], line):
             seen["pid"] = json.loads(lock.read_text())["holder"]["pid"]
             os.killpg(seen["pid"], signum)  # the whole run, as a terminal or a job runner does
 

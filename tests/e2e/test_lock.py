@@ -151,12 +151,14 @@ def stopped_at_the_lock(run) -> bool:
     the next task that runs on the hosts is the give-back (always).
 
     Before it, where the preparing play ends (always), the hand-over hands on no plan; the give-back
-    may come through the include that closes a run (the engine's close).
+    comes through the include that closes a run in the preparing play (the engine's close_preparing, whose
+    check-mode statement and staging stop are skipped).
     """
     tasks = re.findall(r"^TASK \[(.*?)\] \*", run.output, re.M)
     stop = tasks.index("lastmile.deploy.engine : Start the run from what the hosts and the load balancer said")
     closing = {"Give back the lock and judge the outcome of the run", "lastmile.deploy.engine : Say what the run would do",
-               "lastmile.deploy.engine : Hand the plan to the plays that move it, or none when the run failed"}
+               "lastmile.deploy.engine : Hand the plan to the plays that move it, or none when the run failed",
+               "lastmile.deploy.engine : Stop before any switch when staging failed"}
     after = [task for task in tasks[stop + 1:] if task not in closing]
     return after[0] == "lastmile.deploy.lock : Give back the deployment lock of sample"
 

@@ -22,6 +22,11 @@ def test_rolling_v1_to_v2_under_load_fails_no_request(fleet):
     assert "v2" in report.versions, report
     switched = re.findall(r"TASK \[lastmile\.deploy\.service : Switch current and restart the service[^\]]*\][^\n]*\nchanged: \[(\w+)\]", run.output)
     assert switched == [h.name for h in fleet.hosts], f"batches out of plan order: {switched}"
+    # the batches hand on: a play of its own takes the first out, each batch then takes the next one out once it has
+    # its traffic back, in the same task
+    banners = re.findall(r"^TASK \[lastmile\.deploy\.traffic : ([^\]]*)\]", run.output, re.M)
+    assert banners.count("Drain the batch in HAProxy and wait for its sessions to end") == 1, banners
+    assert sum(banner.endswith(", then take the next batch out") for banner in banners) == len(fleet.hosts), banners
     for host in fleet.hosts:
         assert host.version() == "v2", host.name
         assert host.current_target() == "releases/v2", host.name
@@ -205,12 +210,15 @@ def test_a_release_that_fails_only_what_users_ask_for_fails_its_first_batch_at_t
     assert run.rc != 0, run.output[-3000:]
     assert set(fleet.versions().values()) == {"v1"}
     said = re.sub(r"\s+", " ", run.output)
-    assert re.search(r"%s: Give the batch back its HAProxy state and weight, then watch it serve users \(release v9err\): "
+    assert re.search(r"%s: Give the batch back its HAProxy state and weight, then watch it serve users, then take the next "
+                     r"batch out \(release v9err\): "
                      r"lb1: judging the LB "
                      r"counters of backend 'sample' failed \(batch %s vs rest of the fleet %s over 3\.\d+s\): batch "
                      r"error rate 0\.\d+ \(\d+/\d+\) > max_error_rate 0\.001" % (first.name, first.name, second.name), said), \
         run.output[-3000:]
     assert f"Restored: {first.name} -> v1" in said
+    # the batch failed its watch: the next batch was never taken out
+    assert f"sample/{second.name} state drain" not in said, run.output[-3000:]
     # users met the release on one host for one window: a few errors, not the fleet's share of 30 %
     assert 0 < report.failed < 0.1 * report.total, report.summary()
     assert "v9err" not in {e["version"] for e in history(second)}
