@@ -22,9 +22,9 @@ options:
     type: list
     elements: list
     required: true
-  hosts:
-    description: The host whose next batch and share to return, or a list of hosts (then the next batches and shares of all of them).
-    type: raw
+  host:
+    description: The host whose next batch and share to return.
+    type: str
     required: true
 """
 
@@ -37,9 +37,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description:
-    - C(hosts), the next batch (empty after the last one), and C(share), the part of it the host takes out; for a list
-      of hosts, those of all of them, in the order of the batches.
+  description: C(hosts), the next batch (empty after the last one), and C(share), the part of it the host takes out.
   type: dict
 """
 
@@ -50,16 +48,14 @@ from ansible_collections.lastmile.deploy.plugins.plugin_utils._filter_errors imp
 
 
 @filter_errors
-def next_batch(batches, hosts):
-    """The batch after the batch of ``hosts`` (a host or a list) and their share of it: ``{'hosts': [...], 'share': [...]}``."""
+def next_batch(batches, host):
+    """The batch after ``host``'s and ``host``'s share of it: ``{'hosts': [...], 'share': [...]}``."""
     if isinstance(batches, (str, bytes)) or not hasattr(batches, "__iter__") \
             or not all(hasattr(batch, "__iter__") and not isinstance(batch, (str, bytes)) for batch in batches):
         raise AnsibleFilterError("next_batch expects a list of batches (lists of hosts), got %r" % (batches,))
-    if isinstance(hosts, (str, bytes)):
-        hosts = [hosts]
-    elif not hasattr(hosts, "__iter__"):
-        raise AnsibleFilterError("next_batch expects a host or a list of hosts, got %r" % (hosts,))
-    return hosts_of_next_batch([[str(item) for item in batch] for batch in batches], [str(host) for host in hosts])
+    if not isinstance(host, str):
+        raise AnsibleFilterError("next_batch expects a host name, got %r" % (host,))
+    return hosts_of_next_batch([[str(item) for item in batch] for batch in batches], host)
 
 
 class FilterModule:

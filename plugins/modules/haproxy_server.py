@@ -122,9 +122,9 @@ options:
       - Servers to drain once the change, its wait and the O(watch) went well, in the same task, so that one task
         gives a batch its traffic back and takes the next batch out. When the change or the watch fails, they are
         left as they are.
-      - Drained as O(state=drain) drains them. O(min_serving) applies to them (the servers in O(then_drain) and O(batch)
-        do not count; the servers just given back do), then, with O(wait), the task waits up to O(drain_timeout)
-        for their sessions to end.
+      - Drained as O(state=drain) drains them. O(min_serving) applies to them only, not to the change before (the
+        servers in O(then_drain) and O(batch) do not count; the servers just given back do), and the task waits for
+        enough servers to serve, then for their sessions to end, up to O(drain_timeout) each, whatever O(wait) says.
       - A failure of this part fails the task with a message starting C(then_drain:), with every command sent in
         RV(commands).
     type: list
@@ -132,7 +132,9 @@ options:
     default: []
     version_added: 0.4.0
   drain_timeout:
-    description: Seconds to wait for the sessions of O(then_drain) to end before failing.
+    description:
+      - Seconds to wait, before failing, for enough servers to serve (O(min_serving)) and then for the sessions of
+        O(then_drain) to end.
     type: float
     default: 60
     version_added: 0.4.0
@@ -257,6 +259,15 @@ commands:
   elements: str
   sample:
     - set server myapp/web1 state drain
+drained:
+  description:
+    - With O(then_drain), the servers it took out; empty when nothing was sent for them (the change or the watch
+      failed, or the floor held them back). Also returned when the task failed while taking them out.
+  returned: when O(then_drain) is given and the change and the watch went well
+  type: list
+  elements: str
+  version_added: 0.4.0
+  sample: [web3]
 watch:
   description:
     - With O(watch), the verdict and figures M(lastmile.deploy.canary_analysis) returns (C(verdict), C(reasons),

@@ -59,7 +59,8 @@ def change_and_watch(params: dict, check_mode: bool, diff: bool, warnings: List[
         options = watch_options(params["watch"], params)
         if isinstance(options, str):
             raise WatchOptionsError("watch: %s" % options, result=dict(changed=False))
-    result = change_servers(params, check_mode, diff, warnings)
+    # with then_drain, min_serving guards the servers it takes out, not the change before
+    result = change_servers(dict(params, min_serving=0) if params.get("then_drain") else params, check_mode, diff, warnings)
     if options is not None and not check_mode:
         _watch(options, result)
         if result.get("failed"):
@@ -86,8 +87,9 @@ def _watch(options: dict, result: dict) -> None:
 
 
 def _then_drain(params: dict, result: dict, check_mode: bool, diff: bool, warnings: List[str]) -> None:
-    """``then_drain`` drained as O(state=drain) drains (min_serving, batch, wait), merged into ``result``."""
-    drain = dict(params, name=params["then_drain"], state="drain", weight=None, weights=None, watch=None,
+    """``then_drain`` drained as O(state=drain) drains (min_serving, batch), always waiting for their sessions,
+    merged into ``result``; ``drained`` lists them once a command was sent for them, also when the task fails."""
+    drain = dict(params, name=params["then_drain"], state="drain", weight=None, weights=None, watch=None, wait=True,
                  wait_timeout=params["drain_timeout"])
     try:
         drained = change_servers(drain, check_mode, diff, warnings)
@@ -97,6 +99,7 @@ def _then_drain(params: dict, result: dict, check_mode: bool, diff: bool, warnin
                       **{key: drained[key] for key in ("below_min_serving",) if key in drained})
     result["changed"] = bool(result.get("changed") or drained.get("changed"))
     result["commands"] = result.get("commands", []) + drained.get("commands", [])
+    result["drained"] = list(params["then_drain"]) if drained.get("commands") else []
     if "servers" in drained:
         result["servers"] = drained["servers"]
     if diff and "diff" in drained:

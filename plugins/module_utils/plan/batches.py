@@ -57,17 +57,13 @@ def split_batches(items, spec) -> list:
     return [items[i:i + size] for i in range(0, len(items), size)] if size else []
 
 
-def next_batch(batches, hosts) -> dict:
-    """The batch after the batch of each of ``hosts`` (one host, or several), and the part of it each takes out of
-    the load balancer once its own batch serves again: a next batch's hosts are dealt out in turn over the hosts of
-    the batch before it, so each takes out one or more, or none when the next batch is smaller. ``hosts`` are the
-    next batches' hosts, ``share`` the parts of the given hosts, both in the batches' order; empty after the last
-    batch and for a host in none."""
-    wanted = {hosts} if isinstance(hosts, str) else set(hosts)
-    following, share = [], []
+def next_batch(batches, host) -> dict:
+    """The batch after ``host``'s, and the part of it ``host`` takes out of the load balancer once its own batch
+    serves again: the next batch's hosts are dealt out in turn over the hosts of ``host``'s batch, so each takes out
+    one or more, or none when the next batch is smaller. ``{'hosts': [], 'share': []}`` after the last batch and for a
+    host in none."""
     for index, batch in enumerate(batches[:-1]):
-        taking = [turn for turn, host in enumerate(batch) if host in wanted]
-        if taking:
-            following += batches[index + 1]
-            share += [host for place, host in enumerate(batches[index + 1]) if place % len(batch) in taking]
-    return dict(hosts=following, share=share)
+        if host in batch:
+            following = list(batches[index + 1])
+            return dict(hosts=following, share=following[list(batch).index(host)::len(batch)])
+    return dict(hosts=[], share=[])

@@ -9,20 +9,18 @@ import os
 
 import pytest
 
-from ansible_collections.lastmile.deploy.tests.unit.plugins.action.test_haproxy_server_watch import DRAIN, OTHER_PYTHON, READY, give_back
+# lab: web1 drained, web2 serving, on the lab's HAProxy
+from ansible_collections.lastmile.deploy.tests.unit.plugins.action.test_haproxy_server_watch import (  # noqa: F401 pylint: disable=unused-import
+    DRAIN,
+    OTHER_PYTHON,
+    READY,
+    give_back,
+    lab,
+)
 from ansible_collections.lastmile.deploy.tests.unit.plugins.module_utils.fixtures.haproxy_lab import HAPROXY_BIN, started_lab  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.lastmile.deploy.tests.unit.plugins.modules.test_canary_analysis import canary_behaviour, traffic
 
 pytestmark = pytest.mark.skipif(not os.access(HAPROXY_BIN, os.X_OK), reason="%s is not installed" % HAPROXY_BIN)
-
-
-@pytest.fixture
-def lab(started_lab):
-    started_lab.reset()
-    original = started_lab.apps["web1"].RequestHandlerClass
-    started_lab.send("set server app/web1 state drain")
-    yield started_lab
-    started_lab.apps["web1"].RequestHandlerClass = original
 
 
 @pytest.mark.parametrize("python", [None, OTHER_PYTHON])
@@ -36,6 +34,7 @@ def test_the_batch_is_given_back_and_watched_then_the_next_is_taken_out(lab, pyt
     assert result["commands"] == ["set server app/web1 weight 1", "set server app/web1 state ready",
                                   "set server app/web2 state drain"], result["commands"]
     assert lab.state()["web1"] == (READY, 1) and lab.state()["web2"][0] == DRAIN
+    assert result["drained"] == ["web2"]
     # the servers as last read, after the drain
     assert result["servers"]["web2"]["admin"] == "drain"
     if python:
@@ -48,7 +47,7 @@ def test_a_batch_that_fails_its_watch_leaves_the_next_one_serving(lab):
         result = give_back(lab, task=dict(then_drain=["web2"], min_serving=1))
     assert result["failed"] is True and result["msg"].startswith("judging the LB counters of backend 'app' failed"), \
         result["msg"]
-    assert "set server app/web2 state drain" not in result["commands"]
+    assert "set server app/web2 state drain" not in result["commands"] and "drained" not in result
     # the failing server drained again, the next one still serving
     assert lab.state()["web1"][0] == DRAIN and lab.state()["web2"][0] == READY
 
@@ -59,7 +58,7 @@ def test_the_next_servers_are_not_taken_out_below_the_floor(lab):
     assert result["failed"] is True, result
     assert result["msg"].startswith("then_drain: backend 'app': taking web2 out would leave 1 of "), result["msg"]
     assert result["msg"].endswith("nothing was changed"), result["msg"]
-    assert result["below_min_serving"] is True
+    assert result["below_min_serving"] is True and result["drained"] == []
     # what was sent before is still said: web1 got its traffic back
     assert result["changed"] is True and result["commands"] == ["set server app/web1 weight 1",
                                                                 "set server app/web1 state ready"], result
@@ -72,3 +71,11 @@ def test_check_mode_takes_nothing_out(lab):
     assert result["changed"] is True and result["commands"] == []
     assert result["servers"]["web2"]["admin"] == "drain"
     assert lab.state()["web1"][0] == DRAIN and lab.state()["web2"][0] == READY
+
+
+def test_the_floor_guards_only_the_servers_taken_out_next(lab):
+    # web1 put back into maintenance (as it was before a run) is no server taken out by this task's floor
+    result = give_back(lab, watch=None, task=dict(state="maint", then_drain=["web2"], min_serving=3, drain_timeout=0.5))
+    assert result["failed"] is True and result["msg"].startswith("then_drain: backend 'app': taking web2 out"), result
+    assert sorted(result["commands"]) == ["set server app/web1 state maint", "set server app/web1 weight 1"], result
+    assert lab.state()["web1"][0] != READY and lab.state()["web2"][0] == READY

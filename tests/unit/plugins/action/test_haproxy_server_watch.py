@@ -40,8 +40,8 @@ def give_back(lab, check_mode=False, python=None, task=None, **watch):
     watch = None if watch.get("watch", True) is None else dict(
         dict(canary=["web1"], stable=["web2"], interval=2, min_requests=5, names=["batch", "rest of the fleet"],
              on_fail_drain=["web1"]), **watch)
-    args = dict(socket=lab.admin_socket, backend="app", name="web1", state="ready", weight=1, wait=False,
-                **({"watch": watch} if watch is not None else {}), **(task or {}))
+    args = dict(dict(socket=lab.admin_socket, backend="app", name="web1", state="ready", weight=1, wait=False,
+                     **({"watch": watch} if watch is not None else {})), **(task or {}))
     ansible, env = ansible_cli()
     command = ansible + ["localhost", "-i", "localhost,", "-c", "local", "-m", "lastmile.deploy.haproxy_server",
                          "-a", json.dumps(args)]

@@ -131,7 +131,7 @@ def test_filters_through_ansible():
     ("{'a': 1, 'b': 1} | lastmile.deploy.canary_plan(['a'], [10, 10])", "step 2 (10)"),
     ("{'high_risk': 'perhaps'} | lastmile.deploy.strategy_select", "high_risk='perhaps'"),
     ("['app1', 'app2'] | lastmile.deploy.next_batch('app1')", "next_batch expects a list of batches (lists of hosts)"),
-    ("[['app1']] | lastmile.deploy.next_batch(7)", "next_batch expects a host or a list of hosts, got 7"),
+    ("[['app1']] | lastmile.deploy.next_batch(7)", "next_batch expects a host name, got 7"),
 ])
 def test_filter_errors_through_ansible(expression, fragment):
     code, output = template(expression)
