@@ -79,3 +79,15 @@ def test_the_floor_guards_only_the_servers_taken_out_next(lab):
     assert result["failed"] is True and result["msg"].startswith("then_drain: backend 'app': taking web2 out"), result
     assert sorted(result["commands"]) == ["set server app/web1 state maint", "set server app/web1 weight 1"], result
     assert lab.state()["web1"][0] != READY and lab.state()["web2"][0] == READY
+
+
+@pytest.mark.parametrize("name", ["web9", "web2\nshutdown sessions server app/web1", "web2;disable server app/web1"])
+def test_a_next_server_haproxy_does_not_know_is_refused_with_nothing_sent_for_it(lab, name):
+    result = give_back(lab, watch=None, task=dict(then_drain=[name], min_serving=1, drain_timeout=0.5))
+    assert result["failed"] is True and result["msg"].startswith("then_drain: "), result
+    # the message names the value refused (escaped, as a name with a line break is)
+    assert repr(name)[1:-1] in result["msg"], result["msg"]
+    # web1 got its traffic back; nothing was sent for the refused name, nothing else was touched
+    assert sorted(result["commands"]) == ["set server app/web1 state ready", "set server app/web1 weight 1"], result
+    assert result["drained"] == []
+    assert lab.state()["web1"] == (READY, 1) and lab.state()["web2"][0] == READY
