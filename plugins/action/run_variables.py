@@ -14,6 +14,8 @@ import os
 import re
 from typing import Any, Dict, List, Tuple
 
+import yaml
+
 from ansible.errors import AnsibleError, AnsibleUndefinedVariable
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
@@ -40,6 +42,9 @@ from ansible_collections.lastmile.deploy.plugins.module_utils.run.variables impo
 )
 
 SOURCE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), *SOURCE_PATH)
+# libyaml where PyYAML has it: this runs once per host, and Ansible's own loader (which tags every
+# string with its origin, then hands out a deep copy) costs ten times as long on this file
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TYPE_ERROR = re.compile(r"argument '([^']+)' is of type .+? and we were unable to convert to (\w+)")
 
 
@@ -52,7 +57,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
         roles = self._task.args.get("roles") or []
-        source = _trusted(self._loader.load_from_file(SOURCE) or {})
+        source = _trusted(_load(SOURCE))
         known, playbooks = declared_roles(source), declared_playbooks(source)
         if not isinstance(roles, list) or not all(isinstance(role, str) and (role.partition(":")[0] in known or role in playbooks)
                                                   for role in roles):
@@ -186,6 +191,12 @@ def _unworkable(name: str, origin: str, exc: AnsibleError, option: Dict[str, Any
     if option.get("no_log"):
         return "%s cannot be worked out from %s, which is hidden: it is not a valid template" % (name, origin)
     return "%s cannot be worked out from %s: %s" % (name, origin, exc.message)
+
+
+def _load(path: str) -> Dict[str, Any]:
+    """The collection's declaration of its variables, as plain data."""
+    with open(path, encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=_YAML_LOADER) or {}
 
 
 def _trusted(value: Any) -> Any:

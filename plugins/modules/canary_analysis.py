@@ -178,6 +178,18 @@ options:
     elements: str
     default: [canary, stable]
     version_added: 0.4.0
+  each:
+    description:
+      - Judge every server of O(canary) on its own against the stable side, from the same window, instead of
+        the canary servers as one group, in which one bad server among many would hide. The step fails when
+        any server fails (or is inconclusive, with O(fail_on_inconclusive)); every server needs
+        O(min_requests) of its own for a verdict.
+      - O(on_fail_drain) then drains only the servers that failed on their own; an error that leaves no
+        verdict (HAProxy reloading in the window) drains them all.
+      - Not with O(canary_urls), which probe the canary servers as one group.
+    type: bool
+    default: false
+    version_added: 0.4.0
 notes:
   - When the task is delegated (to the load-balancer host) and that host cannot be reached, the task
     fails with a message starting C(unreachable:) instead of making the task's own host
@@ -325,6 +337,24 @@ baseline:
     error_rate: 0.000833
     response_time_ms: 11.2
     label: step 2 at 50%
+each:
+  description:
+    - With O(each), every canary server's own verdict, reasons, figures (as RV(canary)) and stable side
+      (as RV(stable_source)).
+  returned: with O(each) when the window was observed
+  type: dict
+  sample:
+    web1: {verdict: pass, reasons: [batch server web1 error rate 0.000 (0/120) <= max_error_rate 0.010],
+           figures: {servers: [web1], requests: 120, responses: 120, responses_2xx: 120, responses_3xx: 0,
+                     responses_4xx: 0, responses_5xx: 0, responses_other: 0, failed_requests: 0,
+                     error_rate: 0.0, response_time_ms: 9.5},
+           stable_source: window}
+failed_servers:
+  description: With O(each), the canary servers whose own verdict stopped the step.
+  returned: with O(each) when the window was observed
+  type: list
+  elements: str
+  sample: [web2]
 probes:
   description:
     - Probe figures per group (null for a group without URLs) and the Mann-Whitney test (null when a

@@ -67,6 +67,14 @@ options:
       - Weight per server, as a mapping of server name to weight (0-256).
       - Mutually exclusive with O(weight).
     type: dict
+  servers:
+    description:
+      - Several servers, each with its own change, as a mapping of server name to C(state) (as O(state)),
+        C(weight) (as O(weight)) and C(wait) (as O(wait), which it overrides for that server), for a batch whose
+        servers go back to different states and weights in one round trip.
+      - Mutually exclusive with O(name), O(state), O(weight) and O(weights).
+    type: dict
+    version_added: 0.4.0
   wait:
     description:
       - After O(state=drain) or O(state=maint), wait until the servers hold no current or queued
@@ -138,6 +146,30 @@ options:
     type: float
     default: 60
     version_added: 0.4.0
+  sent_by:
+    description:
+      - The hosts that run this same task together, for one batch (usually C(ansible_play_batch) less the hosts
+        that failed it), this host among them. The first of them sends the task, in one run per delegated host
+        (per loop item); the others wait in their own worker processes for its result and take it as theirs,
+        without a run of their own, so that a batch's servers are given back, watched and followed by the next
+        batch's drain in one round trip to each load balancer.
+      - Every host must give the same list, and every host in it must run the task, or the others wait for a
+        result that does not come, up to the task's own timeouts plus a minute, and fail saying so.
+      - The task then fails on a host as follows. A failed O(watch) with C(each) fails the hosts whose
+        O(own_server) failed on its own, and no other. A failure of O(then_drain) fails the first host, which sent
+        it; the others return it as RV(then_drain_failed). Any other failure (the change itself, an unreachable
+        load balancer, a watch that could not judge) fails every host.
+      - Handled by the action plugin on the controller; the module itself ignores it.
+    type: list
+    elements: str
+    version_added: 0.4.0
+  own_server:
+    description:
+      - With O(sent_by), the server of the host running the task, whose own verdict in O(watch) (with C(each))
+        decides whether the task fails on this host.
+      - Handled by the action plugin on the controller; the module itself ignores it.
+    type: str
+    version_added: 0.4.0
 notes:
   - When the task is delegated (to the load-balancer host) and that host cannot be reached, the task
     fails with a message starting C(unreachable:) instead of making the task's own host
@@ -200,6 +232,29 @@ EXAMPLES = r"""
     then_drain: [web3]
     min_serving: 1
     drain_timeout: 120
+  delegate_to: "{{ groups['lb'][0] }}"
+
+- name: >-
+    Give the batch its traffic back in one run that its first host sends for all, watch each server on its own,
+    then take the next batch out
+  lastmile.deploy.haproxy_server:
+    backend: myapp
+    servers: "{{ dict(ansible_play_batch | zip(ansible_play_batch | map('extract', hostvars, 'before'))) }}"
+    watch:
+      canary: "{{ ansible_play_batch }}"
+      each: true
+      interval: 5
+      names: [batch, rest of the fleet]
+      on_fail_drain: "{{ ansible_play_batch }}"
+    then_drain: "{{ next_batch }}"
+    batch: "{{ next_batch }}"
+    min_serving: 2
+    sent_by: "{{ ansible_play_batch }}"
+    own_server: "{{ inventory_hostname }}"
+  vars:
+    # each server's {state, weight, wait}, read before the batch went out
+    before: {state: ready, weight: 100, wait: true}
+    next_batch: [web5, web6]
   delegate_to: "{{ groups['lb'][0] }}"
 
 - name: Shift canary traffic over a TCP admin socket
@@ -268,6 +323,14 @@ drained:
   elements: str
   version_added: 0.4.0
   sample: [web3]
+then_drain_failed:
+  description:
+    - With O(sent_by), on a host other than the first, why O(then_drain) failed in the run the first host sent
+      (which fails that host, not this one).
+  returned: on that failure
+  type: str
+  version_added: 0.4.0
+  sample: "app1: then_drain: backend 'myapp': 1 of 3 servers would serve, fewer than min_serving 2"
 watch:
   description:
     - With O(watch), the verdict and figures M(lastmile.deploy.canary_analysis) returns (C(verdict), C(reasons),

@@ -18,7 +18,9 @@ from fleet.procs import FleetError
 
 APP_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sample_app", "app.py")
 MODES = ("good", "errors", "unhealthy", "nostart")
-OPTION_TYPES = {"error_rate": float, "start_delay": float, "response_delay": float, "health_delay": float}
+# errors_on: the addresses (comma separated) where mode errors fails requests, every host when not given
+OPTION_TYPES = {"error_rate": float, "start_delay": float, "response_delay": float, "health_delay": float,
+                "errors_on": str}
 FIXED_MTIME = 1767225600  # 2026-01-01T00:00:00Z: same inputs, same bytes, same checksum
 VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
 SUMS_FILE = "SHA256SUMS"
@@ -130,7 +132,7 @@ def read_sums(path: str) -> Dict[str, str]:
 def build_release(outdir: str, version: str, mode: str = "good", **options: float) -> Artifact:
     """Build ``<outdir>/sample-<version>.tar.gz`` (app.py, release.json, static/) and record it in SHA256SUMS.
 
-    options: error_rate, start_delay, response_delay, health_delay (see sample_app/app.py).
+    options: error_rate, start_delay, response_delay, health_delay, errors_on (see sample_app/app.py).
     """
     manifest = release_manifest(version, mode, **options)
     with open(APP_SOURCE, "rb") as f:

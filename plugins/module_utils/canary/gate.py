@@ -13,6 +13,7 @@ from typing import Optional
 
 from ansible_collections.lastmile.deploy.plugins.module_utils.canary.analysis import (
     BASELINE,
+    WINDOW,
     AnalysisError,
     Baseline,
     Thresholds,
@@ -28,7 +29,7 @@ from ansible_collections.lastmile.deploy.plugins.module_utils.canary.window impo
     select_groups,
 )
 from ansible_collections.lastmile.deploy.plugins.module_utils.errors import LastmileError
-from ansible_collections.lastmile.deploy.plugins.module_utils.gate import FAIL, INCONCLUSIVE, Gate, Verdict
+from ansible_collections.lastmile.deploy.plugins.module_utils.gate import FAIL, INCONCLUSIVE, PASS, Gate, Verdict
 from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.pool import HAProxyPool
 from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.runtime import DEFAULT_SOCKET, HAProxyError
 
@@ -64,6 +65,7 @@ ARGUMENT_SPEC = dict(
     on_fail_weights=dict(type="dict"),
     on_fail_drain=dict(type="list", elements="str", default=[]),
     names=dict(type="list", elements="str", default=["canary", "stable"]),
+    each=dict(type="bool", default=False),
 )
 
 
@@ -78,6 +80,9 @@ def checked_options(params: dict) -> tuple:
     if len(params["names"]) != 2 or not all(name.strip() for name in params["names"]):
         raise AnalysisError("names is %r: expected two words, what the canary and the stable servers are called"
                             % (params["names"],))
+    if params.get("each") and params["canary_urls"]:
+        raise AnalysisError("each judges every canary server on its own counters, and canary_urls probes the canary "
+                            "servers as one group: leave canary_urls out, or each")
     return thresholds, baseline_from_dict(params["baseline"]) if params["baseline"] is not None else None
 
 
@@ -104,8 +109,11 @@ class CounterComparison(Gate):
         stable_figures = group_figures(stable, window.before, window.after)
         canary_probes = probe_figures(window.canary_probes) if window.canary_probes is not None else None
         stable_probes = probe_figures(window.stable_probes) if window.stable_probes is not None else None
+        names = tuple(params["names"])
+        if params.get("each"):
+            return self._judge_each(canary, stable_figures, window, names)
         analysis = analyse(canary_figures, stable_figures, self.thresholds, canary_probes, stable_probes, baseline,
-                           names=tuple(params["names"]))
+                           names=names)
         figures = dict(
             verdict=analysis.verdict,
             reasons=analysis.reasons,
@@ -124,12 +132,38 @@ class CounterComparison(Gate):
             )
         return Verdict(self.name, analysis.verdict, analysis.reasons, figures)
 
+    def _judge_each(self, canary: list, stable_figures, window, names: tuple) -> Verdict:
+        """Every canary server judged on its own against the stable group, from the same window: the worst
+        verdict, the reasons of the servers that did not pass (each named), and each server's under ``each``."""
+        each = {}
+        for server in canary:
+            figures = group_figures([server], window.before, window.after)
+            # one server alone is the group, and its sentences read as the group's
+            named = names[0] if len(canary) == 1 else "%s server %s" % (names[0], server)
+            analysis = analyse(figures, stable_figures, self.thresholds, baseline=self.baseline, names=(named, names[1]))
+            each[server] = dict(verdict=analysis.verdict, reasons=analysis.reasons, figures=figures.as_dict(),
+                                stable_source=analysis.stable_source)
+        outcomes = [judged["verdict"] for judged in each.values()]
+        outcome = FAIL if FAIL in outcomes else INCONCLUSIVE if INCONCLUSIVE in outcomes else PASS
+        reasons = [reason for judged in each.values() if judged["verdict"] != PASS for reason in judged["reasons"]]
+        sources = {judged["stable_source"] for judged in each.values()}
+        if not reasons:
+            reasons = (next(iter(each.values()))["reasons"] if len(each) == 1
+                       else ["every %s server passed on its own: %s" % (names[0], ", ".join(canary))])
+        figures = dict(verdict=outcome, reasons=reasons,
+                       window_s=window.window_s, canary=group_figures(canary, window.before, window.after).as_dict(),
+                       stable=stable_figures.as_dict(), stable_source=BASELINE if BASELINE in sources else WINDOW,
+                       each=each)
+        if BASELINE in sources:
+            figures["baseline"] = self.baseline.as_dict()
+        return Verdict(self.name, outcome, figures["reasons"], figures)
+
 
 def judge_step(params: dict, check_mode: bool) -> dict:
     """The task's result: the verdict and its figures; raises StepFailed when the step fails."""
 
-    def failed(msg: str, **result) -> StepFailed:
-        fallback = fall_back(params, check_mode)
+    def failed(msg: str, only=None, **result) -> StepFailed:
+        fallback = fall_back(params, check_mode, only)
         if fallback:
             result.update(fallback=fallback, changed=fallback == FELL_BACK)
         return StepFailed(msg, result=result)
@@ -153,19 +187,27 @@ def judge_step(params: dict, check_mode: bool) -> dict:
     else:
         groups = "%s %s vs %s %s over %.1fs" % (
             canary_name, canary, stable_name, ", ".join(result["stable"]["servers"]), result["window_s"])
+    blocking = None
+    if params.get("each"):
+        blocking = [server for server, judged in result["each"].items()
+                    if Verdict(verdict.gate, judged["verdict"]).blocks(params["fail_on_inconclusive"])]
+        result["failed_servers"] = blocking
     if verdict.blocks(params["fail_on_inconclusive"]):
         said = "failed" if verdict.outcome == FAIL else "is inconclusive"
         setting = " and fail_on_inconclusive is set" if verdict.outcome == INCONCLUSIVE else ""
         what = "canary analysis" if canary_name == "canary" else "judging the LB counters"
-        raise failed("%s of backend '%s' %s (%s)%s: %s"
-                     % (what, params["backend"], said, groups, setting, "; ".join(verdict.reasons)), **result)
+        judged = "; each server on its own, stopped by %s" % ", ".join(blocking) if blocking and len(result["each"]) > 1 else ""
+        raise failed("%s of backend '%s' %s (%s%s)%s: %s"
+                     % (what, params["backend"], said, groups, judged, setting, "; ".join(verdict.reasons)),
+                     only=blocking, **result)
     return result
 
 
-def fall_back(params: dict, check_mode: bool) -> str:
-    """On a failed step, set on_fail_weights and on_fail_drain in one round trip; say what happened."""
+def fall_back(params: dict, check_mode: bool, only: Optional[list] = None) -> str:
+    """On a failed step, set on_fail_weights and on_fail_drain in one round trip; say what happened. With
+    ``only`` (the servers that failed on their own, with O(each)), on_fail_drain drains only those of them."""
     changes = {name: {"weight": weight} for name, weight in (params["on_fail_weights"] or {}).items()}
-    for name in params["on_fail_drain"]:
+    for name in params["on_fail_drain"] if only is None else [name for name in params["on_fail_drain"] if name in only]:
         changes.setdefault(name, {})["admin"] = "drain"
     if not changes:
         return ""

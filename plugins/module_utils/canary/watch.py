@@ -89,8 +89,8 @@ def _watch(options: dict, result: dict) -> None:
 def _then_drain(params: dict, result: dict, check_mode: bool, diff: bool, warnings: List[str]) -> None:
     """``then_drain`` drained as O(state=drain) drains (min_serving, batch), always waiting for their sessions,
     merged into ``result``; ``drained`` lists them once a command was sent for them, also when the task fails."""
-    drain = dict(params, name=params["then_drain"], state="drain", weight=None, weights=None, watch=None, wait=True,
-                 wait_timeout=params["drain_timeout"])
+    drain = dict(params, name=params["then_drain"], state="drain", weight=None, weights=None, servers=None, watch=None,
+                 wait=True, wait_timeout=params["drain_timeout"])
     try:
         drained = change_servers(drain, check_mode, diff, warnings)
     except LastmileError as exc:

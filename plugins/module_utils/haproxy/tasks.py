@@ -34,6 +34,8 @@ SERVER_ARGUMENT_SPEC = dict(
     state=dict(type="str", choices=list(ADMIN_STATES)),
     weight=dict(type="int"),
     weights=dict(type="dict"),
+    # {server: {state, weight, wait}}: several servers, each with its own change (a batch given back)
+    servers=dict(type="dict"),
     wait=dict(type="bool", default=True),
     wait_timeout=dict(type="float", default=60.0),
     wait_interval=dict(type="float", default=0.2),
@@ -44,19 +46,50 @@ SERVER_ARGUMENT_SPEC = dict(
     # the next servers taken out once the change (and the watch) went well (module_utils/canary/watch.py)
     then_drain=dict(type="list", elements="str", default=[]),
     drain_timeout=dict(type="float", default=60.0),
+    # the action plugin's: the hosts that share one run of the task, and this host's server (never sent)
+    sent_by=dict(type="list", elements="str"),
+    own_server=dict(type="str"),
 )
 SERVER_SPEC_RULES = dict(
-    mutually_exclusive=[("weight", "weights")],
-    required_one_of=[("name", "weights"), ("state", "weight", "weights")],
+    mutually_exclusive=[("weight", "weights"), ("servers", "name"), ("servers", "state"), ("servers", "weight"),
+                        ("servers", "weights")],
+    required_one_of=[("name", "weights", "servers"), ("state", "weight", "weights", "servers")],
 )
+# what O(servers) may say of each server
+_SERVER_KEYS = ("state", "weight", "wait")
 INFO_ARGUMENT_SPEC = dict(
     socket=dict(type="str", default=DEFAULT_SOCKET),
     backend=dict(type="str"),
 )
 
 
+def _server_change(name: object, given: object) -> dict:
+    """One server's change of O(servers), checked: {'admin': ..., 'weight': ...}."""
+    if not isinstance(name, str) or not isinstance(given, dict) or not set(given) <= set(_SERVER_KEYS):
+        raise HAProxyError("servers: %r: %r: expected a server name and a dict of %s"
+                           % (name, given, ", ".join(_SERVER_KEYS)))
+    change = {}
+    if given.get("state") is not None:
+        if given["state"] not in ADMIN_STATES:
+            raise HAProxyError("servers: state %r of server '%s': expected one of %s"
+                               % (given["state"], name, ", ".join(ADMIN_STATES)))
+        change["admin"] = given["state"]
+    if given.get("weight") is not None:
+        try:
+            change["weight"] = int(given["weight"])
+        except (TypeError, ValueError):
+            raise HAProxyError("servers: weight %r of server '%s': expected an integer" % (given["weight"], name))
+    if not isinstance(given.get("wait", True), bool):
+        raise HAProxyError("servers: wait %r of server '%s': expected true or false" % (given["wait"], name))
+    if not change:
+        raise HAProxyError("servers: server '%s' has no state or weight to set" % name)
+    return change
+
+
 def build_changes(params: dict) -> dict:
     """{server: {'admin': ..., 'weight': ...}} from the module options."""
+    if params.get("servers"):
+        return {name: _server_change(name, given) for name, given in params["servers"].items()}
     weights = {}
     for name, value in (params["weights"] or {}).items():
         try:
@@ -88,6 +121,16 @@ def wait_for(pool: HAProxyPool, params: dict, current: dict, targets: list) -> d
     if state == "ready":
         return pool.wait_up(targets, **timing)
     return current
+
+
+def _waits(params: dict, changes: dict) -> dict:
+    """{state: [servers to wait for]}: those with a new state, unless O(wait) (or their own in O(servers)) is false."""
+    waits: dict = {}
+    for name, change in changes.items():
+        wait = (params.get("servers") or {}).get(name, {}).get("wait", params["wait"])
+        if change.get("admin") and wait:
+            waits.setdefault(change["admin"], []).append(name)
+    return waits
 
 
 def takes_out(changes: dict) -> bool:
@@ -131,8 +174,8 @@ def change_servers(params: dict, check_mode: bool, diff: bool, warnings: List[st
             sent = dict(changed=bool(commands), commands=commands)
             for problem in unmet_changes(after, changes):
                 warnings.append("HAProxy did not take the change: %s" % problem)
-            if params["wait"]:
-                after = wait_for(pool, params, after, [name for name in targets if changes[name].get("admin")])
+            for state, waited in _waits(params, changes).items():
+                after = wait_for(pool, dict(params, state=state), after, waited)
     except HAProxyError as exc:
         raise exc.with_result(**sent)
     result = dict(

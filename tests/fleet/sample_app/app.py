@@ -8,7 +8,8 @@ Behaviour comes from ``release.json`` beside this file::
      "start_delay": 0.3, "response_delay": 0, "health_delay": 0}
 
 mode: good | errors (``/`` answers 500 for ``error_rate`` of requests, evenly
-spread) | unhealthy (``/health`` answers 503) | nostart (exit 1 at once). response_delay slows every ``/`` request, health_delay
+spread; with ``errors_on``, a comma-separated list of addresses, only on those hosts) |
+unhealthy (``/health`` answers 503) | nostart (exit 1 at once). response_delay slows every ``/`` request, health_delay
 every ``/health`` request (a release that is slow everywhere).
 SIGTERM/SIGINT stop gracefully: the listener closes, in-flight requests finish
 (bounded by GRACE_SECONDS), exit status 0.
@@ -97,7 +98,7 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/":
                 if release["response_delay"]:
                     time.sleep(float(release["response_delay"]))
-                if release["mode"] == "errors" and srv.errors.next_fails():
+                if release["mode"] == "errors" and srv.fails_here and srv.errors.next_fails():
                     self.reply(500, "text/plain", "injected error %s\n" % release["version"])
                 else:
                     body = json.dumps({"version": release["version"], "host": srv.host_label})
@@ -136,6 +137,7 @@ class SampleServer(ThreadingHTTPServer):
         self.release = release
         self.host_label = address[0]
         self.errors = ErrorSpreader(release["error_rate"])
+        self.fails_here = not release.get("errors_on") or self.host_label in release["errors_on"].split(",")
         self.inflight = InFlight()
         self.stopping = threading.Event()
         super().__init__(address, Handler)

@@ -1,0 +1,83 @@
+# Copyright: (c) 2026, lastmile.deploy contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""plugin_utils/_shared_run.py: one host sends, the others take its result, in other processes, whole or not at all."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+import pytest
+
+from ansible_collections.lastmile.deploy.plugins.plugin_utils._shared_run import SharedRun
+
+HOSTS = ("app1", "app2", "app3")
+KEY = ("task-uuid", "lb1", "lb1")
+
+
+def shared(directory, host, key=KEY, senders=HOSTS):
+    return SharedRun(str(directory), list(key), list(senders), host)
+
+
+def test_the_first_sender_sends_and_the_others_take_its_result(tmp_path):
+    assert [shared(tmp_path, host).sends for host in HOSTS] == [True, False, False]
+    sent = shared(tmp_path, "app1").send(lambda: {"changed": True, "commands": ["set server b/app1 state ready"]})
+    assert shared(tmp_path, "app3").wait(1.0) == sent == {"changed": True, "commands": ["set server b/app1 state ready"]}
+
+
+def test_another_task_another_lb_host_or_other_senders_share_nothing(tmp_path):
+    shared(tmp_path, "app1").send(lambda: {"changed": True})
+    for other in (shared(tmp_path, "app2", key=["task-uuid", "lb2", "lb2"]),
+                  shared(tmp_path, "app2", key=["other-task", "lb1", "lb1"]),
+                  shared(tmp_path, "app2", senders=["app1", "app2"])):
+        assert other.wait(0.0) is None
+
+
+def test_a_sender_that_breaks_still_answers_the_others_and_raises(tmp_path):
+    def broken():
+        raise RuntimeError("socket vanished")
+
+    with pytest.raises(RuntimeError):
+        shared(tmp_path, "app1").send(broken)
+    assert shared(tmp_path, "app2").wait(1.0) == {
+        "failed": True, "msg": "the task sent for app1, app2, app3 failed: RuntimeError: socket vanished"}
+
+
+def test_a_result_that_does_not_come_is_waited_for_up_to_the_timeout(tmp_path):
+    now = [0.0]
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    assert shared(tmp_path, "app2").wait(1.0, clock=lambda: now[0], sleep=sleep) is None
+    assert 1.0 <= now[0] < 1.1 and len(slept) >= 20
+
+
+def _send_big(directory, rounds):
+    for number in range(rounds):
+        # a new result each round, large enough that writing it takes more than one write call
+        shared(directory, "app1", key=["task", number]).send(lambda: {"round": number, "servers": ["x" * 4096] * 64})
+
+
+def _read(directory, rounds, found):
+    for number in range(rounds):
+        result = shared(directory, "app2", key=["task", number]).wait(30.0)
+        found.put(result["round"] if result and len(result["servers"]) == 64 else None)
+
+
+def test_readers_in_other_processes_never_see_half_a_result(tmp_path):
+    rounds = 40
+    context = multiprocessing.get_context("fork")
+    found = context.Queue()
+    readers = [context.Process(target=_read, args=(str(tmp_path), rounds, found)) for reader_number in range(3)]
+    for reader in readers:
+        reader.start()
+    _send_big(str(tmp_path), rounds)
+    for reader in readers:
+        reader.join(60)
+    seen = sorted(found.get(timeout=5) for found_number in range(3 * rounds))
+    assert seen == sorted(list(range(rounds)) * 3)
+    # nothing half-written is left behind
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".partial-")]
