@@ -14,10 +14,7 @@ from ansible import constants as C
 from ansible_collections.lastmile.deploy.plugins.module_utils.canary.watch import change_and_watch, watch_options
 from ansible_collections.lastmile.deploy.plugins.module_utils.haproxy.tasks import SERVER_ARGUMENT_SPEC, SERVER_SPEC_RULES
 from ansible_collections.lastmile.deploy.plugins.plugin_utils._controller_module import ControllerModuleAction
-from ansible_collections.lastmile.deploy.plugins.plugin_utils._shared_run import SharedRun
-
-# what a host that did not send the task waits for beyond the task's own timeouts
-SHARED_MARGIN_SECONDS = 60.0
+from ansible_collections.lastmile.deploy.plugins.plugin_utils._shared_run import SharedRun, SharedRunLost
 
 
 class ActionModule(ControllerModuleAction):
@@ -43,15 +40,19 @@ class ActionModule(ControllerModuleAction):
                         "%s among them" % (sent_by, host))
         if own_server is not None and not isinstance(own_server, str):
             return dict(result, failed=True, msg="own_server %r: expected the name of this host's server" % (own_server,))
+        if len(sent_by) == 1:
+            result.update(self._change(args, task_vars))
+            return result
         loop_var = self._task.loop_control.loop_var if self._task.loop_control else "item"
         shared = SharedRun(C.DEFAULT_LOCAL_TMP, [self._task._uuid, self._task.delegate_to, task_vars.get(loop_var)],
                            sent_by, host)
         if shared.sends:
             outcome = shared.send(lambda: self._change(args, task_vars))
         else:
-            outcome = shared.wait(_shared_timeout(args)) or dict(
-                failed=True, msg="%s sends this task for %s, and its result did not come within %gs"
-                % (sent_by[0], ", ".join(sent_by), _shared_timeout(args)))
+            try:
+                outcome = shared.wait()
+            except SharedRunLost as exc:
+                outcome = dict(failed=True, msg=str(exc))
         result.update(_as_own(outcome, own_server, shared.sends, sent_by[0]))
         return result
 
@@ -69,20 +70,6 @@ class ActionModule(ControllerModuleAction):
             if isinstance(options, str):
                 return dict(failed=True, msg="watch: %s" % options)
         return self.run_module(self.MODULE, self.ARGUMENT_SPEC, self.SPEC_RULES, self.run_here, args, task_vars)
-
-
-def _seconds(value: Any, default: float) -> float:
-    try:
-        return max(float(value), 0.0)
-    except (TypeError, ValueError):
-        return default
-
-
-def _shared_timeout(args: Dict[str, Any]) -> float:
-    """How long the change, its wait, the watch and then_drain's two waits can take, and a margin."""
-    watch = args.get("watch") if isinstance(args.get("watch"), dict) else {}
-    return (_seconds(args.get("wait_timeout"), 60.0) + _seconds(watch.get("interval"), 0.0)
-            + 2 * _seconds(args.get("drain_timeout"), 60.0) + SHARED_MARGIN_SECONDS)
 
 
 def _as_own(outcome: Dict[str, Any], own_server: Optional[str], sends: bool, sender: str) -> Dict[str, Any]:

@@ -13,8 +13,10 @@ author:
 description:
   - Finds the batch holding the host in a list of batches and returns the batch after it.
   - Deals the hosts of that next batch out in turn over the hosts of the host's own batch, and returns the host's
-    share, so that the hosts of one batch, each in its own task, take the whole next batch out of the load balancer
-    between them once their own batch serves again.
+    share, for a play in which the hosts of one batch, each with its own module run, take the whole next batch out
+    of the load balancer between them once their own batch serves again. The deploy playbook takes the next batch
+    out in one run that the batch's first host sends for all of them (M(lastmile.deploy.haproxy_server)'s
+    O(lastmile.deploy.haproxy_server#module:sent_by)), and reads only C(hosts).
   - A host of the last batch, or of no batch, gets no next batch and no share.
 options:
   _input:

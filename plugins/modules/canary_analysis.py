@@ -186,7 +186,7 @@ options:
         O(min_requests) of its own for a verdict.
       - O(on_fail_drain) then drains only the servers that failed on their own; an error that leaves no
         verdict (HAProxy reloading in the window) drains them all.
-      - Not with O(canary_urls), which probe the canary servers as one group.
+      - Not with O(canary_urls) or O(stable_urls), which probe the groups as wholes.
     type: bool
     default: false
     version_added: 0.4.0

@@ -153,8 +153,13 @@ options:
         (per loop item); the others wait in their own worker processes for its result and take it as theirs,
         without a run of their own, so that a batch's servers are given back, watched and followed by the next
         batch's drain in one round trip to each load balancer.
-      - Every host must give the same list, and every host in it must run the task, or the others wait for a
-        result that does not come, up to the task's own timeouts plus a minute, and fail saying so.
+      - Every host must give the same list, in the order the strategy starts them (C(ansible_play_batch) is), and
+        every host in it must run the task. The others wait for the first as long as its worker process lives (its
+        own timeouts bound it); they fail, saying why, when it has not started the task within a minute, or when its
+        process ended without a result. The result is shared through a file in the controller's private temporary
+        directory of the ansible-playbook process, named after the task, these hosts and the delegated host (and
+        loop item), so one task sent twice for the same hosts in one ansible-playbook process (an include in a loop)
+        would read the first result.
       - The task then fails on a host as follows. A failed O(watch) with C(each) fails the hosts whose
         O(own_server) failed on its own, and no other. A failure of O(then_drain) fails the first host, which sent
         it; the others return it as RV(then_drain_failed). Any other failure (the change itself, an unreachable
@@ -239,7 +244,10 @@ EXAMPLES = r"""
     then take the next batch out
   lastmile.deploy.haproxy_server:
     backend: myapp
-    servers: "{{ dict(ansible_play_batch | zip(ansible_play_batch | map('extract', hostvars, 'before'))) }}"
+    # each server's state, weight and wait, as read before the batch went out
+    servers:
+      web1: {state: ready, weight: 100, wait: true}
+      web2: {state: ready, weight: 100, wait: true}
     watch:
       canary: "{{ ansible_play_batch }}"
       each: true
@@ -252,8 +260,6 @@ EXAMPLES = r"""
     sent_by: "{{ ansible_play_batch }}"
     own_server: "{{ inventory_hostname }}"
   vars:
-    # each server's {state, weight, wait}, read before the batch went out
-    before: {state: ready, weight: 100, wait: true}
     next_batch: [web5, web6]
   delegate_to: "{{ groups['lb'][0] }}"
 

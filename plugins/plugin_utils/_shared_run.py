@@ -3,9 +3,11 @@
 """One module run for a task that several hosts run together (the hosts of a batch): the first host sends it,
 the others wait for its result in their own worker processes and take it as theirs.
 
-The result passes through a file in the controller's private temporary directory of this ansible-playbook
-process (Ansible's local tmp: mode 0700, removed when the process ends), named by a digest of the task, the hosts
-and the delegated host, written whole and renamed into place, so a reader never sees half of it.
+The sender says it started (a claim holding its process id), then publishes the result. Both pass through files in
+the controller's private temporary directory of this ansible-playbook process (Ansible's local tmp: mode 0700,
+removed when the process ends), named by a digest of the task, the hosts and the delegated host, written whole and
+renamed into place, so a reader never sees half of one. A waiter waits as long as the sender's process lives: the
+sender's own timeouts bound it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,22 @@ import time
 from typing import Any, Callable, Dict, Optional, Sequence
 
 POLL_SECONDS = 0.05
+# how long a waiter gives the sender to start: the linear strategy starts it first, with the waiters
+START_SECONDS = 60.0
+
+
+class SharedRunLost(Exception):
+    """The sender's result will not come: it never started, or its process ended without one."""
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class SharedRun:
@@ -27,6 +45,7 @@ class SharedRun:
         self.senders, self.host = list(senders), host
         digest = hashlib.sha256(json.dumps([list(key), self.senders], sort_keys=True, default=str).encode()).hexdigest()
         self.path = os.path.join(directory, "lastmile-shared-run-%s.json" % digest)
+        self.claim_path = os.path.join(directory, "lastmile-shared-run-%s.claim" % digest)
 
     @property
     def sends(self) -> bool:
@@ -36,6 +55,7 @@ class SharedRun:
     def send(self, run: Callable[[], Dict[str, Any]]) -> Dict[str, Any]:
         """``run()``'s result, published for the other senders; an error is published as a failed result too,
         so that nobody waits for a result that will not come."""
+        self._write(self.claim_path, {"pid": os.getpid()})
         result: Dict[str, Any] = dict(failed=True, msg="the task sent for %s stopped without a result"
                                       % ", ".join(self.senders))
         try:
@@ -45,29 +65,51 @@ class SharedRun:
                           % (", ".join(self.senders), type(exc).__name__, exc))
             raise
         finally:
-            self._publish(result)
+            try:
+                self._write(self.path, result)
+            except (OSError, TypeError, ValueError) as exc:
+                # a result that cannot be written still ends the others' wait, as a failure
+                self._write(self.path, dict(failed=True, msg="the result of the task sent for %s could not be shared: %s"
+                                            % (", ".join(self.senders), exc)))
         return result
 
-    def _publish(self, result: Dict[str, Any]) -> None:
-        handle, partial = tempfile.mkstemp(dir=os.path.dirname(self.path), prefix=".partial-")
+    @staticmethod
+    def _write(path: str, content: Dict[str, Any]) -> None:
+        handle, partial = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".partial-")
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                json.dump(result, stream, default=str)
-            os.replace(partial, self.path)
+                json.dump(content, stream, default=str)
+            os.replace(partial, path)
         except BaseException:
             os.unlink(partial)
             raise
 
-    def wait(self, timeout: float, clock: Callable[[], float] = time.monotonic,
-             sleep: Callable[[float], None] = time.sleep) -> Optional[Dict[str, Any]]:
-        """The sender's result, or None when it did not come within ``timeout`` seconds."""
-        deadline = clock() + timeout
+    @staticmethod
+    def _read(path: str) -> Optional[Dict[str, Any]]:
+        try:
+            with open(path, encoding="utf-8") as stream:
+                return json.load(stream)
+        except FileNotFoundError:
+            return None
+
+    def wait(self, start_seconds: float = START_SECONDS, clock: Callable[[], float] = time.monotonic,
+             sleep: Callable[[float], None] = time.sleep, alive: Callable[[int], bool] = process_alive) -> Dict[str, Any]:
+        """The sender's result; raises SharedRunLost when the sender did not start within ``start_seconds``, or its
+        process ended without a result."""
+        started_by = clock() + start_seconds
         while True:
-            try:
-                with open(self.path, encoding="utf-8") as stream:
-                    return json.load(stream)
-            except FileNotFoundError:
-                pass
-            if clock() >= deadline:
-                return None
+            result = self._read(self.path)
+            if result is not None:
+                return result
+            claim = self._read(self.claim_path)
+            if claim is None and clock() >= started_by:
+                raise SharedRunLost("%s sends this task for %s, and did not start it within %gs"
+                                    % (self.senders[0], ", ".join(self.senders), start_seconds))
+            pid = claim.get("pid") if claim is not None else None
+            if claim is not None and not (isinstance(pid, int) and pid > 0 and alive(pid)):
+                result = self._read(self.path)
+                if result is not None:
+                    return result
+                raise SharedRunLost("%s sends this task for %s, and its process %s ended without a result"
+                                    % (self.senders[0], ", ".join(self.senders), pid))
             sleep(POLL_SECONDS)

@@ -84,3 +84,18 @@ def test_one_bad_server_of_a_batch_fails_its_own_host_only_and_the_run_is_rolled
         assert "v9one" not in {e["version"] for e in history(host)}, host.name
     lb = fleet.haproxy.server_states()
     assert {(state["admin"], state["weight"]) for state in lb.values()} == {("ready", 100)}, lb
+
+
+def test_with_one_fork_the_first_host_sends_before_the_others_wait(fleet):
+    """With fewer forks than hosts a batch, a host that waits holds a fork: the first host of the batch, the one
+    that sends, must be the first the strategy starts, or the others would wait for a result that cannot come."""
+    ensure(fleet, "v1")
+    good = fleet.build_release("v3")
+    with fleet.load() as load:
+        run = run_playbook(fleet, "deploy", at_the_defaults("v3", good), "--forks", "1")
+    assert run.rc == 0, run.output[-3000:]
+    assert load.snapshot().failed == 0, load.snapshot().summary()
+    assert set(fleet.versions().values()) == {"v3"}
+    assert "did not start it within" not in run.output
+    assert [sorted(results) for results in give_back_results(run.output)] == [
+        [host.name for host in fleet.hosts[:2]], [host.name for host in fleet.hosts[2:]]]

@@ -80,9 +80,9 @@ def checked_options(params: dict) -> tuple:
     if len(params["names"]) != 2 or not all(name.strip() for name in params["names"]):
         raise AnalysisError("names is %r: expected two words, what the canary and the stable servers are called"
                             % (params["names"],))
-    if params.get("each") and params["canary_urls"]:
-        raise AnalysisError("each judges every canary server on its own counters, and canary_urls probes the canary "
-                            "servers as one group: leave canary_urls out, or each")
+    if params.get("each") and (params["canary_urls"] or params["stable_urls"]):
+        raise AnalysisError("each judges every canary server on its own counters, and canary_urls and stable_urls "
+                            "probe the groups as wholes: leave the URLs out, or each")
     return thresholds, baseline_from_dict(params["baseline"]) if params["baseline"] is not None else None
 
 
@@ -145,7 +145,8 @@ class CounterComparison(Gate):
                                 stable_source=analysis.stable_source)
         outcomes = [judged["verdict"] for judged in each.values()]
         outcome = FAIL if FAIL in outcomes else INCONCLUSIVE if INCONCLUSIVE in outcomes else PASS
-        reasons = [reason for judged in each.values() if judged["verdict"] != PASS for reason in judged["reasons"]]
+        # the reasons of the worst: a failure's without those of servers that were only inconclusive
+        reasons = [reason for judged in each.values() if judged["verdict"] == outcome != PASS for reason in judged["reasons"]]
         sources = {judged["stable_source"] for judged in each.values()}
         if not reasons:
             reasons = (next(iter(each.values()))["reasons"] if len(each) == 1

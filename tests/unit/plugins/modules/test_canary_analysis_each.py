@@ -71,11 +71,12 @@ def test_every_server_passing_passes_with_each_verdict(lab):
     assert result["reasons"][0].startswith("canary error rate 0.000 (0/")
 
 
-def test_each_with_probes_of_the_group_is_refused_before_anything_is_read(lab):
+@pytest.mark.parametrize("probes", ["canary_urls", "stable_urls"])
+def test_each_with_probes_of_the_groups_is_refused_before_anything_is_read(lab, probes):
     before = lab.state()
-    result = run(lab, canary=["web1"], stable=["web2"], each=True, canary_urls=[url(lab, "web1")], interval=30,
-                 on_fail_drain=["web1"])
+    result = run(lab, canary=["web1"], stable=["web2"], each=True, interval=30, on_fail_drain=["web1"],
+                 **{probes: [url(lab, "web1" if probes == "canary_urls" else "web2")]})
     assert result["failed"] is True and result["changed"] is False
-    assert result["msg"] == ("each judges every canary server on its own counters, and canary_urls probes the canary "
-                             "servers as one group: leave canary_urls out, or each")
+    assert result["msg"] == ("each judges every canary server on its own counters, and canary_urls and stable_urls "
+                             "probe the groups as wholes: leave the URLs out, or each")
     assert lab.state() == before
