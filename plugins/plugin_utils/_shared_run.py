@@ -28,14 +28,20 @@ class SharedRunLost(Exception):
     """The sender's result will not come: it never started, or its process ended without one."""
 
 
-def process_alive(pid: int) -> bool:
+def process_alive(pid: int, proc: str = "/proc") -> bool:
+    """Whether process ``pid`` still runs: a worker that died is a zombie until Ansible reaps it, and counts as gone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(os.path.join(proc, str(pid), "stat"), encoding="ascii", errors="replace") as handle:
+            # the command name may hold spaces and parentheses: the state follows the last ')'
+            return handle.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
 
 
 class SharedRun:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 
 import pytest
 
-from ansible_collections.lastmile.deploy.plugins.plugin_utils._shared_run import SharedRun, SharedRunLost
+from ansible_collections.lastmile.deploy.plugins.plugin_utils._shared_run import SharedRun, SharedRunLost, process_alive
 
 HOSTS = ("app1", "app2", "app3")
 KEY = ("task-uuid", "lb1", "lb1")
@@ -122,3 +123,23 @@ def test_a_result_that_cannot_be_written_ends_the_wait_as_a_failure(tmp_path):
     result = shared(tmp_path, "app2").wait(start_seconds=0.0)
     assert result["failed"] is True
     assert result["msg"].startswith("the result of the task sent for app1, app2, app3 could not be shared: ")
+
+
+def test_a_sender_process_that_died_unreaped_counts_as_gone():
+    context = multiprocessing.get_context("fork")
+    running = context.Process(target=time.sleep, args=(30,))
+    running.start()
+    died = context.Process(target=os._exit, args=(3,))
+    died.start()
+    # exited, and not waited for yet: a zombie, as a worker is until Ansible reaps it
+    deadline = time.monotonic() + 10
+    while process_alive(died.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        assert process_alive(os.getpid()) and process_alive(running.pid)
+        assert not process_alive(died.pid)
+    finally:
+        running.kill()
+        running.join()
+        died.join()
+    assert not process_alive(died.pid)
